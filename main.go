@@ -13,14 +13,24 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"log"
+	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
+	"time"
 
 	"sealtag/inspect"
+	"sealtag/milter"
+	"sealtag/policy"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=1.2.3".
@@ -42,11 +52,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	switch cmd {
 	case "serve":
-		fmt.Fprintln(stderr, "sealtag serve: not built yet (issue 3)")
-		return 2
+		return serve(args, stderr)
 	case "check":
-		fmt.Fprintln(stderr, "sealtag check: not built yet (issue 3)")
-		return 2
+		return check(args, stdout, stderr)
+	case "relays":
+		stdout.Write(inspect.BuiltinRelays())
+		return 0
 	case "classify":
 		return classify(args, stdin, stdout, stderr)
 	case "version":
@@ -66,6 +77,7 @@ func usage(w io.Writer) {
   sealtag serve    [-config FILE]      run the milter (default command)
   sealtag check    [-config FILE]      validate the configuration
   sealtag classify [-config FILE] [-tls-version V] [-from ADDR] [-rcpt ADDR]... [-json] [FILE|-]
+  sealtag relays                       print the built-in relay provider list
   sealtag version
 `)
 }
@@ -96,7 +108,11 @@ func classify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sealtag classify: one message at a time")
 		return 2
 	}
-	_ = configPath
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
 
 	in := stdin
 	name := "-"
@@ -111,7 +127,7 @@ func classify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		in = f
 	}
 
-	sc := inspect.NewScanner(inspect.Options{})
+	sc := inspect.NewScanner(inspect.Options{MaxDepth: cfg.Limits.MaxDepth, MaxParts: cfg.Limits.MaxParts, Providers: cfg.Providers})
 	if _, err := io.Copy(sc, in); err != nil {
 		fmt.Fprintf(stderr, "sealtag classify: reading %s: %v\n", name, err)
 		return 1
@@ -128,8 +144,10 @@ func classify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	res := sc.Finish(env)
-	fields := res.Fields(inspect.DefaultPrefix)
-	action, rule := "accept", "default"
+	fields := res.Fields(cfg.Headers.Prefix)
+	verdict := cfg.Decide(policy.Input{Result: res, Sender: env.From, Recipients: rcpts})
+	fields = append(fields, inspect.Field{Name: cfg.Headers.Prefix + inspect.NamePolicy, Value: verdict.HeaderValue()})
+	action, rule := string(verdict.Action), verdict.Rule
 
 	if *asJSON {
 		out := struct {
@@ -153,4 +171,166 @@ func classify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "verdict: %s rule=%s\n", action, rule)
 	return 0
+}
+
+// loadConfig reads the configuration: path when given; else the default
+// path when a file is there; else the built-in defaults (SPEC §3).
+func loadConfig(path string) (*policy.Config, error) {
+	if path == "" {
+		if _, err := os.Stat(defaultConfig); errors.Is(err, fs.ErrNotExist) {
+			return policy.Defaults(), nil
+		}
+		path = defaultConfig
+	}
+	return policy.Load(path)
+}
+
+// check validates the configuration: exit 0 when valid, else 1 with every
+// problem as FILE:LINE: message (SPEC §3).
+func check(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration file (default "+defaultConfig+")")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if cfg.File == "" {
+		fmt.Fprintf(stdout, "no %s: sealtag serve runs on the built-in defaults (accept, tag, listen on %s)\n", defaultConfig, cfg.Listen)
+		return 0
+	}
+	fmt.Fprintf(stdout, "%s: OK: %d rule(s), mode %s, listen %s, relay list %s\n",
+		cfg.File, len(cfg.Policy.Rules), cfg.Policy.Mode, cfg.Listen, cfg.Providers.Version)
+	return 0
+}
+
+// newLogger builds the daemon's logger: text or JSON on stderr (journald
+// takes it from there), at a level a reload can change.
+func newLogger(c policy.LogConfig, w io.Writer, level *slog.LevelVar) *slog.Logger {
+	level.Set(parseLevel(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func parseLevel(s string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// serve runs the milter until SIGTERM or SIGINT; SIGHUP reloads the
+// configuration, keeping the old one when the new file has errors.
+func serve(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration file (default "+defaultConfig+" when present, else built-in defaults)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	level := new(slog.LevelVar)
+	logger := newLogger(cfg.Log, stderr, level)
+	// go-milter reports connection errors through the standard logger.
+	log.SetFlags(0)
+	log.SetOutput(slogWriter{logger})
+
+	if os.Geteuid() == 0 {
+		logger.Warn("running as root; run sealtag as an unprivileged user (the Debian package uses user sealtag)")
+	}
+	srv := milter.NewServer(cfg, logger)
+	ln, err := milter.Listen(cfg)
+	if err != nil {
+		logger.Error("cannot listen", "listen", cfg.Listen, "error", err)
+		return 1
+	}
+	source := cfg.File
+	if source == "" {
+		source = "built-in defaults"
+	}
+	logger.Info("sealtag started", "version", version, "listen", cfg.Listen, "config", source,
+		"mode", cfg.Policy.Mode, "rules", len(cfg.Policy.Rules), "relay_list", cfg.Providers.Version)
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	for {
+		select {
+		case err := <-served:
+			if err != nil {
+				logger.Error("milter stopped", "error", err)
+				return 1
+			}
+			return 0
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				reload(srv, *configPath, logger, level)
+				continue
+			}
+			cur := srv.Config()
+			logger.Info("shutting down", "signal", sig.String(), "deadline", time.Duration(cur.ShutdownTimeout).String())
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cur.ShutdownTimeout))
+			err := srv.Shutdown(ctx)
+			cancel()
+			<-served
+			if err != nil {
+				logger.Warn("shutdown deadline passed; the MTA applies milter_default_action to what was left", "error", err)
+			}
+			if network, addr := cur.ListenAddr(); network == "unix" {
+				os.Remove(addr)
+			}
+			logger.Info("sealtag stopped")
+			return 0
+		}
+	}
+}
+
+// reload reads the configuration again; a broken file keeps the old one and
+// logs every problem.
+func reload(srv *milter.Server, path string, logger *slog.Logger, level *slog.LevelVar) {
+	old := srv.Config()
+	cfg, err := loadConfig(path)
+	if err != nil {
+		var errs policy.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				logger.Error("reload refused, keeping the running configuration", "problem", e.Error())
+			}
+		} else {
+			logger.Error("reload refused, keeping the running configuration", "problem", err.Error())
+		}
+		return
+	}
+	if cfg.Listen != old.Listen || cfg.SocketMode != old.SocketMode || cfg.SocketGroup != old.SocketGroup {
+		logger.Warn("listen and socket settings change only on restart", "running", old.Listen, "configured", cfg.Listen)
+	}
+	if cfg.Log.Format != old.Log.Format {
+		logger.Warn("log.format changes only on restart")
+	}
+	level.Set(parseLevel(cfg.Log.Level))
+	srv.SetConfig(cfg)
+	logger.Info("configuration reloaded", "config", cfg.File, "mode", cfg.Policy.Mode, "rules", len(cfg.Policy.Rules), "relay_list", cfg.Providers.Version)
+}
+
+// slogWriter turns go-milter's standard-log lines into slog records.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Warn("go-milter: " + strings.TrimSpace(string(p)))
+	return len(p), nil
 }

@@ -74,7 +74,7 @@ func TestClassifyFlags(t *testing.T) {
 		Headers []struct{ Name, Value string }
 		Verdict struct{ Action, Rule string }
 	}
-	if err := json.Unmarshal([]byte(out), &v); code != 0 || err != nil || len(v.Headers) != 4 || v.Verdict.Action != "accept" {
+	if err := json.Unmarshal([]byte(out), &v); code != 0 || err != nil || len(v.Headers) != 5 || v.Verdict.Action != "accept" {
 		t.Errorf("classify -json: %d %v\n%s", code, err, out)
 	}
 	if code, _, _ := runCmd(t, "classify", "/nonexistent.eml"); code != 1 {
