@@ -131,3 +131,22 @@ kind = "privacy_relay"
 		t.Errorf("With changed the built-in list: %q", got)
 	}
 }
+
+// FuzzParseProviders: any document gives a list or an error naming the
+// file, and a parsed list classifies any address without panicking.
+func FuzzParseProviders(f *testing.F) {
+	f.Add(builtinRelays)
+	f.Add([]byte("list_version = \"x\"\n[[provider]]\nid = \"a\"\nkind = \"forwarder\"\nfields = [\"envelope\"]\n[[provider.domain]]\nmatch = \"any\"\n[[provider.address]]\nlocal_regex = '^x'\n"))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		p, err := ParseProviders(doc, "f.toml")
+		if err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, "f.toml") {
+					t.Fatalf("error line without the file: %q", line)
+				}
+			}
+			return
+		}
+		p.Classify(Addresses{From: "x@example.org", ReplyTo: "SRS0=a=b=c=d@e", Envelope: "prvs=1234567890=a@b"})
+	})
+}

@@ -183,14 +183,24 @@ func socketPermissions(path string, mode os.FileMode, group string) error {
 		if err != nil {
 			return fmt.Errorf("socket_group %q: %w", group, err)
 		}
-		if err := os.Chown(path, -1, gid); err != nil {
-			return fmt.Errorf("socket_group %q: %w", group, err)
+		// A set-group-ID socket directory (the Debian package's) already
+		// gives the socket its group; chown would need membership.
+		if fi, err := os.Stat(path); err != nil || !hasGID(fi, gid) {
+			if err := os.Chown(path, -1, gid); err != nil {
+				return fmt.Errorf("socket_group %q: %w (make sealtag a member of the group, or the socket directory set-group-ID with that group)", group, err)
+			}
 		}
 	}
 	if err := os.Chmod(path, mode); err != nil {
 		return fmt.Errorf("socket_mode %o: %w", mode, err)
 	}
 	return nil
+}
+
+// hasGID reports whether a file belongs to group gid.
+func hasGID(fi os.FileInfo, gid int) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Gid) == gid
 }
 
 func lookupGroup(name string) (int, error) {
