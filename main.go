@@ -91,27 +91,23 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 // classify reads one message and prints the headers sealtag would add and
 // the verdict line (SPEC §3).
 func classify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("classify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "configuration file (default "+defaultConfig+" when present)")
-	tlsVersion := fs.String("tls-version", "", "TLS version of the session, as the MTA names it (TLSv1.3, none); default unknown")
-	tlsCipher := fs.String("tls-cipher", "", "TLS cipher of the session")
-	tlsBits := fs.String("tls-bits", "", "TLS cipher bits of the session")
-	from := fs.String("from", "", "envelope sender (default: the message's Return-Path)")
+	var tlsVersion, tlsCipher, tlsBits, from *string
+	var asJSON *bool
 	var rcpts listFlag
-	fs.Var(&rcpts, "rcpt", "envelope recipient (repeatable)")
-	asJSON := fs.Bool("json", false, "print one JSON object")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs, cfg, code := configFlags("classify", args, stderr, func(fs *flag.FlagSet) {
+		tlsVersion = fs.String("tls-version", "", "TLS version of the session, as the MTA names it (TLSv1.3, none); default unknown")
+		tlsCipher = fs.String("tls-cipher", "", "TLS cipher of the session")
+		tlsBits = fs.String("tls-bits", "", "TLS cipher bits of the session")
+		from = fs.String("from", "", "envelope sender (default: the message's Return-Path)")
+		fs.Var(&rcpts, "rcpt", "envelope recipient (repeatable)")
+		asJSON = fs.Bool("json", false, "print one JSON object")
+	})
+	if cfg == nil {
+		return code
 	}
 	if fs.NArg() > 1 {
 		fmt.Fprintln(stderr, "sealtag classify: one message at a time")
 		return 2
-	}
-	cfg, err := loadConfig(*configPath)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
 	}
 
 	in := stdin
@@ -185,19 +181,33 @@ func loadConfig(path string) (*policy.Config, error) {
 	return policy.Load(path)
 }
 
-// check validates the configuration: exit 0 when valid, else 1 with every
-// problem as FILE:LINE: message (SPEC §3).
-func check(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+// configFlags parses a command's flags, -config among them (setup adds the
+// others), and loads the configuration. It returns the flag set, the
+// configuration, and an exit status when the command cannot go on.
+func configFlags(name string, args []string, stderr io.Writer, setup func(*flag.FlagSet)) (*flag.FlagSet, *policy.Config, int) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "configuration file (default "+defaultConfig+")")
+	configPath := fs.String("config", "", "configuration file (default "+defaultConfig+" when present, else the built-in defaults)")
+	if setup != nil {
+		setup(fs)
+	}
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return nil, nil, 2
 	}
 	cfg, err := loadConfig(*configPath)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return 1
+		return nil, nil, 1
+	}
+	return fs, cfg, 0
+}
+
+// check validates the configuration: exit 0 when valid, else 1 with every
+// problem as FILE:LINE: message (SPEC §3).
+func check(args []string, stdout, stderr io.Writer) int {
+	_, cfg, code := configFlags("check", args, stderr, nil)
+	if cfg == nil {
+		return code
 	}
 	if cfg.File == "" {
 		fmt.Fprintf(stdout, "no %s: sealtag serve runs on the built-in defaults (accept, tag, listen on %s)\n", defaultConfig, cfg.Listen)
@@ -230,17 +240,11 @@ func parseLevel(s string) slog.Level {
 // serve runs the milter until SIGTERM or SIGINT; SIGHUP reloads the
 // configuration, keeping the old one when the new file has errors.
 func serve(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "configuration file (default "+defaultConfig+" when present, else built-in defaults)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs, cfg, code := configFlags("serve", args, stderr, nil)
+	if cfg == nil {
+		return code
 	}
-	cfg, err := loadConfig(*configPath)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
+	configPath := fs.Lookup("config").Value.String()
 	level := new(slog.LevelVar)
 	logger := newLogger(cfg.Log, stderr, level)
 	// go-milter reports connection errors through the standard logger.
@@ -279,7 +283,7 @@ func serve(args []string, stderr io.Writer) int {
 			return 0
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				reload(srv, *configPath, logger, level)
+				reload(srv, configPath, logger, level)
 				continue
 			}
 			cur := srv.Config()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -261,7 +262,7 @@ func (p *Providers) match(addr, field string) (RelayMatch, bool) {
 	domain := strings.ToLower(strings.TrimSuffix(addr[at+1:], "."))
 	for i := range p.list {
 		pr := &p.list[i]
-		if !contains(pr.Fields, field) {
+		if !slices.Contains(pr.Fields, field) {
 			continue
 		}
 		var dom *domainRule
@@ -300,15 +301,6 @@ func domainMatches(match, value, domain string) bool {
 		return domain == value
 	case "suffix":
 		return domain == value || strings.HasSuffix(domain, "."+value)
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
 	}
 	return false
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"sealtag/inspect"
@@ -106,7 +107,7 @@ func (c *Config) compileRule(p *problems, i int, rc RuleConfig, names map[string
 		classNames[j] = string(cl)
 	}
 	for _, v := range m.Encryption {
-		if !contains(classNames, v) {
+		if !slices.Contains(classNames, v) {
 			p.at(mpath+".encryption", "%s: unknown encryption class %q%s", label, v, suggest(v, classNames))
 		}
 		r.encryption = append(r.encryption, inspect.Class(v))
@@ -131,14 +132,14 @@ func (c *Config) compileRule(p *problems, i int, rc RuleConfig, names map[string
 	}
 	ids := append(c.Providers.IDs(), "any", inspect.RelayNone)
 	for _, v := range m.Relay {
-		if !contains(ids, v) {
+		if !slices.Contains(ids, v) {
 			p.at(mpath+".relay", "%s: unknown relay %q (%s)%s", label, v, strings.Join(ids, ", "), suggest(v, ids))
 		}
 		r.relays = append(r.relays, v)
 	}
 	threads := []string{inspect.ThreadNew, inspect.ThreadReply, inspect.ThreadBroken}
 	for _, v := range m.Thread {
-		if !contains(threads, v) {
+		if !slices.Contains(threads, v) {
 			p.at(mpath+".thread", "%s: match.thread %q: want new, reply or broken%s", label, v, suggest(v, threads))
 		}
 		r.threads = append(r.threads, v)
@@ -203,15 +204,6 @@ func validTLS(v string) bool {
 	switch strings.ToLower(v) {
 	case "any", inspect.TLSNone, inspect.TLSUnknown, "sslv2", "sslv3", "tlsv1", "tlsv1.1", "tlsv1.2", "tlsv1.3":
 		return true
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
 	}
 	return false
 }
@@ -342,7 +334,7 @@ func (r *rule) matches(in Input) (string, bool) {
 		why = append(why, "relay="+res.Relay.Provider)
 	}
 	if len(r.threads) > 0 {
-		if !contains(r.threads, res.Thread.State) {
+		if !slices.Contains(r.threads, res.Thread.State) {
 			return "", false
 		}
 		why = append(why, "thread="+res.Thread.State)
