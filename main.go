@@ -7,6 +7,8 @@
 //	sealtag serve    [-config FILE]
 //	sealtag check    [-config FILE]
 //	sealtag classify [-config FILE] [-tls-version V] [-from ADDR] [-rcpt ADDR]... [-json] [FILE|-]
+//	sealtag classify [flags] [-v] DIR|MAILDIR|MBOX
+//	sealtag relays
 //	sealtag version
 //
 // See sealtag(8) and README.md.
@@ -29,6 +31,8 @@ import (
 	"time"
 
 	"sealtag/inspect"
+	"sealtag/internal/archive"
+	"sealtag/internal/survey"
 	"sealtag/milter"
 	"sealtag/policy"
 )
@@ -77,6 +81,7 @@ func usage(w io.Writer) {
   sealtag serve    [-config FILE]      run the milter (default command)
   sealtag check    [-config FILE]      validate the configuration
   sealtag classify [-config FILE] [-tls-version V] [-from ADDR] [-rcpt ADDR]... [-json] [FILE|-]
+  sealtag classify [same flags] [-v] DIR|MAILDIR|MBOX   survey an archive: counts and what each rule would do
   sealtag relays                       print the built-in relay provider list
   sealtag version
 `)
@@ -92,7 +97,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 // the verdict line (SPEC §3).
 func classify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var tlsVersion, tlsCipher, tlsBits, from *string
-	var asJSON *bool
+	var asJSON, verbose *bool
 	var rcpts listFlag
 	fs, cfg, code := configFlags("classify", args, stderr, func(fs *flag.FlagSet) {
 		tlsVersion = fs.String("tls-version", "", "TLS version of the session, as the MTA names it (TLSv1.3, none); default unknown")
@@ -101,6 +106,7 @@ func classify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		from = fs.String("from", "", "envelope sender (default: the message's Return-Path)")
 		fs.Var(&rcpts, "rcpt", "envelope recipient (repeatable)")
 		asJSON = fs.Bool("json", false, "print one JSON object")
+		verbose = fs.Bool("v", false, "for a folder, Maildir or mbox: also one line per message")
 	})
 	if cfg == nil {
 		return code
@@ -110,6 +116,15 @@ func classify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	if fs.NArg() == 1 && fs.Arg(0) != "-" {
+		if kind, err := archive.Detect(fs.Arg(0)); err == nil && kind != archive.KindFile {
+			tls := inspect.TLS{Version: inspect.TLSUnknown}
+			if *tlsVersion != "" {
+				tls = inspect.TLS{Version: *tlsVersion, Cipher: *tlsCipher, Bits: *tlsBits}
+			}
+			return classifyArchive(fs.Arg(0), cfg, *from, rcpts, tls, *verbose, *asJSON, stdout, stderr)
+		}
+	}
 	in := stdin
 	name := "-"
 	if fs.NArg() == 1 && fs.Arg(0) != "-" {
@@ -166,6 +181,112 @@ func classify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: %s\n", f.Name, f.Value)
 	}
 	fmt.Fprintf(stdout, "verdict: %s rule=%s\n", action, rule)
+	return 0
+}
+
+// archiveRun classifies the messages of an archive one after the other,
+// with one reused scanner.
+type archiveRun struct {
+	cfg      *policy.Config
+	sc       *inspect.Scanner
+	from     string
+	rcpts    []string
+	tls      inspect.TLS
+	survey   *survey.Survey
+	name     string
+	size     int64
+	perMsg   func(name string, res inspect.Result, v policy.Verdict)
+	progress func()
+}
+
+func (a *archiveRun) Begin(name string) io.Writer {
+	a.sc.Reset()
+	a.name, a.size = name, 0
+	return a
+}
+
+func (a *archiveRun) Skip(name string) { a.survey.Skipped++ }
+
+func (a *archiveRun) Write(p []byte) (int, error) {
+	a.size += int64(len(p))
+	return a.sc.Write(p)
+}
+
+func (a *archiveRun) End() {
+	env := inspect.Envelope{From: a.from, TLS: a.tls}
+	if env.From == "" {
+		env.From = a.sc.ReturnPath()
+	}
+	rcpts := a.rcpts
+	if len(rcpts) == 0 {
+		rcpts = a.sc.DeliveredTo()
+	}
+	res := a.sc.Finish(env)
+	v := a.cfg.Decide(policy.Input{Result: res, Sender: env.From, Recipients: rcpts})
+	a.survey.Add(res, v, a.size)
+	if a.perMsg != nil {
+		a.perMsg(a.name, res, v)
+	}
+	a.progress()
+}
+
+// classifyArchive classifies every message of a folder, Maildir or mbox
+// and prints the survey: counts per class, relay, TLS, thread, and what
+// each rule would have done (SPEC §3). Envelope recipients come from -rcpt,
+// else from each message's Delivered-To/X-Original-To. Progress goes to
+// stderr every few seconds.
+func classifyArchive(path string, cfg *policy.Config, from string, rcpts []string, tls inspect.TLS, verbose, asJSON bool, stdout, stderr io.Writer) int {
+	start, last := time.Now(), time.Now()
+	run := &archiveRun{
+		cfg: cfg, from: from, rcpts: rcpts, tls: tls, survey: survey.New(cfg),
+		sc: inspect.NewScanner(inspect.Options{MaxDepth: cfg.Limits.MaxDepth, MaxParts: cfg.Limits.MaxParts, Providers: cfg.Providers}),
+	}
+	type line struct {
+		Name    string          `json:"name"`
+		Headers []inspect.Field `json:"headers"`
+		Action  string          `json:"action"`
+		Rule    string          `json:"rule"`
+	}
+	var lines []line
+	if verbose {
+		run.perMsg = func(name string, res inspect.Result, v policy.Verdict) {
+			if asJSON {
+				lines = append(lines, line{name, res.Fields(cfg.Headers.Prefix), string(v.Action), v.Rule})
+				return
+			}
+			fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\t%s\t%s rule=%s\n", name, res.Encryption.Value(), res.TLS.Value(),
+				res.Relay.Value(), res.Thread.Value(), v.Action, v.Rule)
+		}
+	}
+	run.progress = func() {
+		if time.Since(last) >= 5*time.Second {
+			last = time.Now()
+			el := time.Since(start).Seconds()
+			fmt.Fprintf(stderr, "sealtag classify: %d messages, %.1f MB, %.0f msgs/s\n",
+				run.survey.Messages, float64(run.survey.Bytes)/1e6, float64(run.survey.Messages)/el)
+		}
+	}
+	err := archive.Read(path, run)
+	if err != nil {
+		fmt.Fprintf(stderr, "sealtag classify: %v\n", err)
+	}
+	if asJSON {
+		out := struct {
+			Survey   *survey.Survey `json:"survey"`
+			Messages []line         `json:"messages,omitempty"`
+		}{run.survey, lines}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(out)
+	} else {
+		if verbose {
+			fmt.Fprintln(stdout)
+		}
+		run.survey.WriteTable(stdout)
+	}
+	if err != nil {
+		return 1
+	}
 	return 0
 }
 

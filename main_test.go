@@ -6,11 +6,16 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
 
 var update = flag.Bool("update", false, "rewrite the .golden files from the current output")
+
+// defaultsConf is an empty configuration, so that a configuration installed
+// on the machine (/etc/sealtag/sealtag.toml) does not change test results.
+var defaultsConf = filepath.Join("testdata", "defaults.toml")
 
 // runCmd runs the command line in process and returns its exit status and output.
 func runCmd(t *testing.T, args ...string) (int, string, string) {
@@ -30,7 +35,7 @@ func TestClassifyGolden(t *testing.T) {
 	}
 	for _, f := range files {
 		golden := strings.TrimSuffix(f, ".eml") + ".golden"
-		code, out, errOut := runCmd(t, "classify", f)
+		code, out, errOut := runCmd(t, "classify", "-config", defaultsConf, f)
 		if code != 0 {
 			t.Errorf("classify %s: exit %d: %s", f, code, errOut)
 			continue
@@ -54,22 +59,22 @@ func TestClassifyGolden(t *testing.T) {
 
 func TestClassifyFlags(t *testing.T) {
 	msg := filepath.Join("testdata", "messages", "neg-plain.eml")
-	code, out, _ := runCmd(t, "classify", "-tls-version", "TLSv1.3", "-tls-cipher", "TLS_AES_256_GCM_SHA384", "-tls-bits", "256", msg)
+	code, out, _ := runCmd(t, "classify", "-config", defaultsConf, "-tls-version", "TLSv1.3", "-tls-cipher", "TLS_AES_256_GCM_SHA384", "-tls-bits", "256", msg)
 	if code != 0 || !strings.Contains(out, "X-Sealtag-TLS: TLSv1.3; cipher=TLS_AES_256_GCM_SHA384; bits=256\n") {
 		t.Errorf("classify -tls-version: %d\n%s", code, out)
 	}
-	code, out, _ = runCmd(t, "classify", "-tls-version", "none", msg)
+	code, out, _ = runCmd(t, "classify", "-config", defaultsConf, "-tls-version", "none", msg)
 	if code != 0 || !strings.Contains(out, "X-Sealtag-TLS: none\n") {
 		t.Errorf("classify -tls-version none: %d\n%s", code, out)
 	}
-	code, out, _ = runCmd(t, "classify", "-from", "SRS0=AbCd=XY=example.com=bob@fwd.example.net", msg)
+	code, out, _ = runCmd(t, "classify", "-config", defaultsConf, "-from", "SRS0=AbCd=XY=example.com=bob@fwd.example.net", msg)
 	if code != 0 || !strings.Contains(out, "X-Sealtag-Relay: srs; field=envelope\n") {
 		t.Errorf("classify -from: %d\n%s", code, out)
 	}
 	if !strings.HasSuffix(out, "verdict: accept rule=default\n") {
 		t.Errorf("classify: no verdict line last:\n%s", out)
 	}
-	code, out, _ = runCmd(t, "classify", "-json", msg)
+	code, out, _ = runCmd(t, "classify", "-config", defaultsConf, "-json", msg)
 	var v struct {
 		Headers []struct{ Name, Value string }
 		Verdict struct{ Action, Rule string }
@@ -82,5 +87,60 @@ func TestClassifyFlags(t *testing.T) {
 	}
 	if code, _, _ := runCmd(t, "bogus"); code != 2 {
 		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+}
+
+// TestClassifyArchive surveys a Maildir and an mbox made of test messages.
+func TestClassifyArchive(t *testing.T) {
+	dir := t.TempDir()
+	md := filepath.Join(dir, "Maildir")
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		os.MkdirAll(filepath.Join(md, sub), 0o755)
+	}
+	var mbox strings.Builder
+	files := []string{"neg-plain.eml", "smime-encrypted-openssl-cms.eml", "pgp-inline-encrypted-7bit.eml", "relay-firefox-premium.eml", "thread-broken-aw.eml"}
+	for i, f := range files {
+		b, err := os.ReadFile(filepath.Join("testdata", "messages", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(md, "new", strconv.Itoa(i)+".host"), b, 0o644)
+		mbox.WriteString("From sender@example.org Wed Nov 25 10:00:00 2026\n")
+		mbox.Write(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")))
+		mbox.WriteString("\n")
+	}
+	mboxPath := filepath.Join(dir, "support.mbox")
+	os.WriteFile(mboxPath, []byte(mbox.String()), 0o644)
+
+	for _, path := range []string{md, mboxPath} {
+		code, out, errOut := runCmd(t, "classify", "-v", "-config", filepath.Join("testdata", "sealtag.example.toml"), "-rcpt", "support@example.com", path)
+		if code != 0 {
+			t.Fatalf("classify %s: %d %s", path, code, errOut)
+		}
+		for _, want := range []string{
+			"5 messages",
+			"smime-encrypted; scope=outer\tunknown\tnone\tnew\treject rule=no-encrypted-mail-to-support",
+			"firefox; field=reply-to; role=reply",
+			"no-encrypted-mail-to-support  reject      2",
+			"broken-relay-threads          accept      0",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("classify %s: output lacks %q:\n%s", path, want, out)
+			}
+		}
+	}
+	code, out, _ := runCmd(t, "classify", "-config", defaultsConf, "-json", mboxPath)
+	var v struct {
+		Survey struct {
+			Messages   int
+			Encryption map[string]int
+			Rules      []struct {
+				Rule  string
+				Count int
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &v); code != 0 || err != nil || v.Survey.Messages != 5 || v.Survey.Encryption["pgp-inline-encrypted"] != 1 {
+		t.Errorf("classify -json of an mbox: %d %v %+v", code, err, v)
 	}
 }

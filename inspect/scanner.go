@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 )
 
@@ -106,6 +107,7 @@ type Scanner struct {
 type topHeader struct {
 	from, replyTo, sender, returnPath, subject string
 	inReplyTo, references                      bool
+	deliveredTo                                []string
 }
 
 // NewScanner returns a Scanner for one message.
@@ -144,6 +146,13 @@ func (s *Scanner) Reset() {
 // envelope sender `sealtag classify` falls back to.
 func (s *Scanner) ReturnPath() string {
 	return firstAddress(s.top.returnPath)
+}
+
+// DeliveredTo returns the addresses of the message's Delivered-To and
+// X-Original-To headers: the envelope recipients the delivering MTA wrote
+// down, which `sealtag classify` uses for stored mail.
+func (s *Scanner) DeliveredTo() []string {
+	return append([]string(nil), s.top.deliveredTo...)
 }
 
 // Write feeds the next piece of the message. It always consumes all of p.
@@ -359,7 +368,7 @@ func fieldOfInterest(name []byte, top bool) string {
 		}
 	}
 	if top {
-		for _, f := range [...]string{"from", "reply-to", "sender", "return-path", "subject", "in-reply-to", "references"} {
+		for _, f := range [...]string{"from", "reply-to", "sender", "return-path", "subject", "in-reply-to", "references", "delivered-to", "x-original-to"} {
 			if bytes.EqualFold(name, []byte(f)) {
 				return f
 			}
@@ -400,6 +409,10 @@ func (s *Scanner) endField(e *entity) {
 		s.top.inReplyTo = s.top.inReplyTo || v != ""
 	case "references":
 		s.top.references = s.top.references || v != ""
+	case "delivered-to", "x-original-to":
+		if a := firstAddress(v); a != "" && len(s.top.deliveredTo) < 16 && !slices.Contains(s.top.deliveredTo, a) {
+			s.top.deliveredTo = append(s.top.deliveredTo, a)
+		}
 	}
 	s.field = ""
 }
