@@ -9,6 +9,10 @@ import (
 	"github.com/emersion/go-message/mail"
 )
 
+// DecodeHeader decodes the RFC 2047 encoded-words of a header value as
+// leniently as the classifier does; for comparisons, not for display.
+func DecodeHeader(s string) string { return decodeWords(s) }
+
 // decodeWords decodes RFC 2047 encoded-words with go-message's charset
 // tables. When the words are broken — unterminated, as Outlook truncates
 // long subjects (`=?iso-8859-1?Q?AW:_2492_-_=`), or in an unknown charset —

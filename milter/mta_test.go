@@ -37,6 +37,13 @@ reply = "451 4.7.1 Please try again later"
 name = "hold"
 match.recipient = "hold@example.com"
 action = "quarantine"
+
+[[policy.rules]]
+name = "tag-encrypted"
+match.encryption = ["pgp-inline-encrypted", "smime-encrypted"]
+match.recipient = "desk@example.com"
+action = "accept"
+subject_tag = "[encrypted] "
 `
 
 // liveMilter is a sealtag Server on a unix socket an MTA can reach.
@@ -265,6 +272,24 @@ func testWithMTA(t *testing.T, kind mtatest.MTAKind) {
 			"X-Sealtag-Encryption": "pgp-inline-encrypted; scope=outer", "X-Sealtag-TLS": "none",
 			"X-Sealtag-Relay": "none", "X-Sealtag-Policy": "accept; rule=default",
 		})
+	})
+
+	t.Run("subject tag", func(t *testing.T) {
+		body := "-----BEGIN PGP MESSAGE-----\n\nhF4DAAAAAAAAAAASAQdAzmAAAAAAAAAA\n-----END PGP MESSAGE-----\n"
+		for _, c := range []struct{ subject, want, extra string }{
+			{"e2e tag", "[encrypted] e2e tag", ""},
+			{"Re: [encrypted] e2e tag reply", "Re: [encrypted] e2e tag reply", "In-Reply-To: <e2e.tag@example.org>\n"},
+		} {
+			r := send(t, mtatest.Mail{From: "alice@example.org", To: []string{"desk@example.com"}, Data: e2eMessage(c.subject, c.extra, body)})
+			if r.Code != 250 {
+				t.Fatalf("reply %s", r)
+			}
+			d := deliveredBySubject(t, mta, c.want)
+			if n := strings.Count(string(d.Raw), "\nSubject: "+c.want+"\n"); n != 1 {
+				t.Errorf("%s: want one line \"Subject: %s\" in\n%s", kind, c.want, d.Raw)
+			}
+			wantHeaders(t, mta, d, map[string]string{"X-Sealtag-Policy": "accept; rule=tag-encrypted"})
+		}
 	})
 
 	t.Run("monitor mode", func(t *testing.T) {

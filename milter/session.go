@@ -65,6 +65,8 @@ type message struct {
 	macros   map[string]string // MAIL to end-of-message stages
 	counts   map[string]int    // header instances seen, per lower-case name
 	forged   []forgedHeader
+	subject  string // the first Subject's value
+	hasSubj  bool
 	bytes    int64
 	err      error // the first internal error
 	errStack []byte
@@ -210,6 +212,9 @@ func (s *session) Header(name, value string, m *gomilter.Modifier) (gomilter.Res
 		if strings.HasPrefix(key, strings.ToLower(msg.cfg.Headers.Prefix)) {
 			msg.forged = append(msg.forged, forgedHeader{name: name, key: key, index: msg.counts[key]})
 		}
+		if key == "subject" && !msg.hasSubj {
+			msg.subject, msg.hasSubj = value, true
+		}
 		if msg.err == nil {
 			s.line = append(append(append(append(s.line[:0], name...), ": "...), value...), "\r\n"...)
 			s.scanner.Write(s.line)
@@ -354,6 +359,16 @@ func (s *session) apply(m *gomilter.Modifier, msg *message, res inspect.Result, 
 	}
 	if err := m.AddHeader(prefix+inspect.NamePolicy, v.HeaderValue()); err != nil {
 		return nil, fmt.Errorf("adding %s: %w", prefix+inspect.NamePolicy, err)
+	}
+	if subject, ok := v.TagSubject(msg.subject, inspect.DecodeHeader(msg.subject)); ok {
+		if msg.hasSubj {
+			err = m.ChangeHeader(1, "Subject", subject)
+		} else {
+			err = m.AddHeader("Subject", strings.TrimSpace(subject))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tagging the subject: %w", err)
+		}
 	}
 	if v.Effective() == policy.Quarantine {
 		if err := m.Quarantine("sealtag rule " + v.Rule); err != nil {

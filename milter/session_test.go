@@ -3,6 +3,7 @@ package milter
 import (
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -228,5 +229,36 @@ func TestBigMessageStreams(t *testing.T) {
 	o := m.send("a@example.org", []string{"b@example.org"}, b.String())
 	if got := o.added("X-Sealtag-Encryption"); len(got) != 1 || got[0] != "none" {
 		t.Errorf("big message: %q", got)
+	}
+}
+
+func TestSubjectTag(t *testing.T) {
+	ts := startMilter(t, "[[policy.rules]]\nname = \"tag\"\nmatch.encryption = [\"pgp-inline-encrypted\", \"smime-encrypted\"]\naction = \"accept\"\nsubject_tag = \"[encrypted] \"\n")
+	m := ts.connect(t)
+	armor := "-----BEGIN PGP MESSAGE-----\n\nhF4DAAAAAAAAAAASAQdAzmAAAAAAAAAA\n-----END PGP MESSAGE-----\n"
+	subjectChange := func(o outcome) []string {
+		var vs []string
+		for _, mod := range o.mods {
+			if (mod.Code == gomilter.ActChangeHeader || mod.Code == gomilter.ActAddHeader) && mod.HeaderName == "Subject" {
+				vs = append(vs, strconv.Itoa(int(mod.HeaderIndex))+":"+mod.HeaderValue)
+			}
+		}
+		return vs
+	}
+	o := m.send("a@example.org", []string{"b@example.org"}, "Subject: Help\nSubject: second\n\n"+armor)
+	if got := subjectChange(o); !reflect.DeepEqual(got, []string{"1:[encrypted] Help"}) {
+		t.Errorf("tag: %q", got)
+	}
+	o = m.send("a@example.org", []string{"b@example.org"}, "Subject: Re: [encrypted] Help\nIn-Reply-To: <x@y>\n\n"+armor)
+	if got := subjectChange(o); got != nil {
+		t.Errorf("a reply got tagged again: %q", got)
+	}
+	o = m.send("a@example.org", []string{"b@example.org"}, "From: a@example.org\n\n"+armor)
+	if got := subjectChange(o); !reflect.DeepEqual(got, []string{"0:[encrypted]"}) {
+		t.Errorf("no subject: %q", got)
+	}
+	o = m.send("a@example.org", []string{"b@example.org"}, plainMsg)
+	if got := subjectChange(o); got != nil {
+		t.Errorf("a plain message got tagged: %q", got)
 	}
 }

@@ -114,6 +114,11 @@ type RuleConfig struct {
 	// Mode overrides the policy's mode for this rule: try a new rule in
 	// monitor mode while the others enforce.
 	Mode string `toml:"mode"`
+	// SubjectTag is put in front of the Subject of a message this rule
+	// accepts or quarantines ("[encrypted] "), once: a subject that already
+	// carries it (a reply) is left alone. For help desks whose triggers
+	// see the subject but not the headers.
+	SubjectTag string `toml:"subject_tag"`
 }
 
 // MatchConfig is the match table of a rule (SPEC §4). Each key holds when

@@ -17,7 +17,7 @@ func TestExampleConfig(t *testing.T) {
 	if n, a := c.ListenAddr(); n != "unix" || a != "/var/spool/postfix/sealtag/sealtag.sock" {
 		t.Errorf("ListenAddr = %s %s", n, a)
 	}
-	if c.SocketMode != 0o660 || c.SocketGroup != "postfix" || len(c.rules) != 5 {
+	if c.SocketMode != 0o660 || c.SocketGroup != "postfix" || len(c.rules) != 6 {
 		t.Errorf("example: mode %o group %q rules %d", c.SocketMode, c.SocketGroup, len(c.rules))
 	}
 }
@@ -265,4 +265,38 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		c.Decide(Input{Recipients: []string{"a@b"}, Sender: "x"})
 	})
+}
+
+func TestSubjectTag(t *testing.T) {
+	c, err := Parse([]byte("[[policy.rules]]\nname = \"tag\"\nmatch.encryption = \"pgp-encrypted\"\naction = \"accept\"\nsubject_tag = \"[encrypted] \"\n"), "t.toml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := c.Decide(Input{Result: inspect.Result{Encryption: inspect.Encryption{Class: inspect.ClassPGPEncrypted, Findings: []inspect.Finding{{Class: inspect.ClassPGPEncrypted}}}}})
+	tests := []struct{ raw, decoded, want string }{
+		{"Hello", "Hello", "[encrypted] Hello"},
+		{"Re: [encrypted] Hello", "Re: [encrypted] Hello", "Re: [encrypted] Hello"},
+		{"AW: [ENCRYPTED] Hallo", "AW: [ENCRYPTED] Hallo", "AW: [ENCRYPTED] Hallo"},
+		{"=?UTF-8?Q?=5Bencrypted=5D_x?=", "[encrypted] x", "=?UTF-8?Q?=5Bencrypted=5D_x?="},
+		{"=?UTF-8?B?w6TDtsO8?=", "äöü", "[encrypted] =?UTF-8?B?w6TDtsO8?="},
+		{"", "", "[encrypted] "},
+	}
+	for _, tt := range tests {
+		got, _ := v.TagSubject(tt.raw, tt.decoded)
+		if got != tt.want {
+			t.Errorf("TagSubject(%q) = %q, want %q", tt.raw, got, tt.want)
+		}
+	}
+	v.Monitor = true
+	if _, ok := v.TagSubject("Hello", "Hello"); ok {
+		t.Errorf("monitor mode tagged the subject")
+	}
+	for doc, want := range map[string]string{
+		"[[policy.rules]]\nname = \"a\"\naction = \"reject\"\nsubject_tag = \"[x] \"\n": "t.toml:4: rule \"a\": subject_tag only applies",
+		"[[policy.rules]]\nname = \"a\"\naction = \"accept\"\nsubject_tag = \"  \"\n":   "t.toml:4: rule \"a\": subject_tag \"  \"",
+	} {
+		if _, err := Parse([]byte(doc), "t.toml", nil); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v, want %q", doc, err, want)
+		}
+	}
 }

@@ -53,6 +53,7 @@ type rule struct {
 	action     Action
 	reply      Reply
 	monitor    bool
+	subjectTag string
 	encryption []inspect.Class
 	scope      inspect.Scope
 	recipients []string // lower case; "@domain" for a domain
@@ -90,6 +91,15 @@ func (c *Config) compileRule(p *problems, i int, rc RuleConfig, names map[string
 	}
 	if isAction(rc.Action) {
 		r.reply = replyFor(p, path+".reply", label+": reply", r.action, rc.Reply)
+	}
+	if rc.SubjectTag != "" {
+		r.subjectTag = rc.SubjectTag
+		switch {
+		case r.action != Accept && r.action != Quarantine && isAction(rc.Action):
+			p.at(path+".subject_tag", "%s: subject_tag only applies to messages that are delivered (accept, quarantine), not %s", label, r.action)
+		case strings.TrimSpace(rc.SubjectTag) == "" || len(rc.SubjectTag) > 64 || strings.ContainsAny(rc.SubjectTag, "\r\n\t"):
+			p.at(path+".subject_tag", "%s: subject_tag %q: want a short tag on one line, e.g. \"[encrypted] \"", label, rc.SubjectTag)
+		}
 	}
 	switch rc.Mode {
 	case "", ModeEnforce:
@@ -228,6 +238,8 @@ type Verdict struct {
 	// Monitor is set when the decision was made in monitor mode: it is
 	// logged and tagged, and the message is accepted.
 	Monitor bool
+	// SubjectTag is the rule's subject_tag, for a message that is delivered.
+	SubjectTag string
 }
 
 // Effective returns the action the MTA is told: accept in monitor mode.
@@ -236,6 +248,23 @@ func (v Verdict) Effective() Action {
 		return Accept
 	}
 	return v.Action
+}
+
+// TagSubject returns the subject with the verdict's tag in front, and
+// whether it changed: not in monitor mode (nothing is applied there), not
+// for a message that is not delivered, and not when the subject carries
+// the tag already (a reply to a tagged message). decoded is the subject
+// with RFC 2047 words decoded, for that comparison; the tag is put in
+// front of the raw value, which keeps encoded words intact.
+func (v Verdict) TagSubject(raw, decoded string) (string, bool) {
+	if v.SubjectTag == "" || v.Monitor || (v.Action != Accept && v.Action != Quarantine) {
+		return raw, false
+	}
+	tag := strings.TrimSpace(v.SubjectTag)
+	if strings.Contains(strings.ToLower(decoded), strings.ToLower(tag)) {
+		return raw, false
+	}
+	return v.SubjectTag + raw, true
 }
 
 // HeaderValue renders X-Sealtag-Policy: "reject; rule=no-encrypted; mode=monitor".
@@ -253,7 +282,7 @@ func (c *Config) Decide(in Input) Verdict {
 	for _, r := range c.rules {
 		if why, ok := r.matches(in); ok {
 			return Verdict{Action: r.action, Rule: r.name, Reply: r.reply, Reason: why,
-				Monitor: r.monitor || c.Policy.Mode == ModeMonitor}
+				Monitor: r.monitor || c.Policy.Mode == ModeMonitor, SubjectTag: r.subjectTag}
 		}
 	}
 	return Verdict{Action: Action(c.Policy.Default), Rule: RuleDefault, Reply: c.defReply,
