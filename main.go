@@ -32,6 +32,7 @@ import (
 
 	"sealtag/inspect"
 	"sealtag/internal/archive"
+	"sealtag/internal/metrics"
 	"sealtag/internal/survey"
 	"sealtag/milter"
 	"sealtag/policy"
@@ -381,6 +382,18 @@ func serve(args []string, stderr io.Writer) int {
 		logger.Error("cannot listen", "listen", cfg.Listen, "error", err)
 		return 1
 	}
+	var m *metrics.Metrics
+	if cfg.MetricsListen != "" {
+		m = metrics.New(version)
+		srv.Observer = m
+		mctx, stopMetrics := context.WithCancel(context.Background())
+		defer stopMetrics()
+		go func() {
+			if err := m.Serve(mctx, cfg.MetricsListen); err != nil {
+				logger.Error("metrics listener failed", "metrics_listen", cfg.MetricsListen, "error", err)
+			}
+		}()
+	}
 	source := cfg.File
 	if source == "" {
 		source = "built-in defaults"
@@ -404,7 +417,10 @@ func serve(args []string, stderr io.Writer) int {
 			return 0
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				reload(srv, configPath, logger, level)
+				ok := reload(srv, configPath, logger, level)
+				if m != nil {
+					m.Reload(ok)
+				}
 				continue
 			}
 			cur := srv.Config()
@@ -426,8 +442,8 @@ func serve(args []string, stderr io.Writer) int {
 }
 
 // reload reads the configuration again; a broken file keeps the old one and
-// logs every problem.
-func reload(srv *milter.Server, path string, logger *slog.Logger, level *slog.LevelVar) {
+// logs every problem. It reports whether the new configuration was taken.
+func reload(srv *milter.Server, path string, logger *slog.Logger, level *slog.LevelVar) bool {
 	old := srv.Config()
 	cfg, err := loadConfig(path)
 	if err != nil {
@@ -439,7 +455,7 @@ func reload(srv *milter.Server, path string, logger *slog.Logger, level *slog.Le
 		} else {
 			logger.Error("reload refused, keeping the running configuration", "problem", err.Error())
 		}
-		return
+		return false
 	}
 	if cfg.Listen != old.Listen || cfg.SocketMode != old.SocketMode || cfg.SocketGroup != old.SocketGroup {
 		logger.Warn("listen and socket settings change only on restart", "running", old.Listen, "configured", cfg.Listen)
@@ -447,9 +463,13 @@ func reload(srv *milter.Server, path string, logger *slog.Logger, level *slog.Le
 	if cfg.Log.Format != old.Log.Format {
 		logger.Warn("log.format changes only on restart")
 	}
+	if cfg.MetricsListen != old.MetricsListen {
+		logger.Warn("metrics_listen changes only on restart")
+	}
 	level.Set(parseLevel(cfg.Log.Level))
 	srv.SetConfig(cfg)
 	logger.Info("configuration reloaded", "config", cfg.File, "mode", cfg.Policy.Mode, "rules", len(cfg.Policy.Rules), "relay_list", cfg.Providers.Version)
+	return true
 }
 
 // slogWriter turns go-milter's standard-log lines into slog records.

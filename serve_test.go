@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -221,5 +224,47 @@ func TestServeBadConfig(t *testing.T) {
 	code, out, _ = runCmd(t, "check", "-config", filepath.Join("testdata", "sealtag.example.toml"))
 	if code != 0 || !strings.Contains(out, "OK") {
 		t.Errorf("check of the example: %d %q", code, out)
+	}
+}
+
+// freePort returns a free loopback port in 10025-10099 (the range the
+// tests may use), chosen at run time.
+func freePort(t *testing.T) string {
+	t.Helper()
+	start := 10025 + os.Getpid()%75
+	for i := 0; i < 75; i++ {
+		port := strconv.Itoa(10025 + (start-10025+i)%75)
+		if ln, err := net.Listen("tcp", "127.0.0.1:"+port); err == nil {
+			ln.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port in 10025-10099")
+	return ""
+}
+
+func TestServeMetrics(t *testing.T) {
+	addr := "127.0.0.1:" + freePort(t)
+	d := startDaemon(t, "metrics_listen = \""+addr+"\"\n")
+	s := d.session(t)
+	policyOf(t, s)
+	s.Close()
+	d.writeConfig(t, "metrics_listen = \""+addr+"\"\n[policy]\nmode = \"bogus\"\n")
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	d.waitLog(t, "reload refused")
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`sealtag_messages_total{action="accept",decided="accept",mode="enforce",rule="default"} 1`,
+		`sealtag_config_reloads_total{result="refused"} 1`,
+		`sealtag_build_info{version="dev"} 1`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

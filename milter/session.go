@@ -68,7 +68,8 @@ type message struct {
 	subject  string // the first Subject's value
 	hasSubj  bool
 	bytes    int64
-	err      error // the first internal error
+	busy     time.Duration // time spent in sealtag's callbacks
+	err      error         // the first internal error
 	errStack []byte
 }
 
@@ -106,6 +107,14 @@ func (s *session) guard(stage string, f func()) {
 	}()
 	if h := s.srv.faultHook; h != nil {
 		h(stage)
+	}
+	if s.msg != nil {
+		start := time.Now()
+		defer func() {
+			if s.msg != nil {
+				s.msg.busy += time.Since(start)
+			}
+		}()
 	}
 	f()
 }
@@ -388,15 +397,18 @@ type Report struct {
 	Classified bool
 	Verdict    policy.Verdict
 	Bytes      int64
-	Duration   time.Duration
-	Err        error
+	// Duration is from MAIL to the end of message, waiting for the MTA
+	// included; Busy is the time sealtag itself spent on the message.
+	Duration time.Duration
+	Busy     time.Duration
+	Err      error
 }
 
 // report writes the one log line of a message (no addresses: a relay's
 // envelope sender can embed one) and tells the observer.
 func (s *session) report(msg *message, res inspect.Result, v policy.Verdict, classified bool, applyErr error) {
 	r := Report{QueueID: s.queueID(), Client: s.client, Result: res, Classified: classified,
-		Verdict: v, Bytes: msg.bytes, Duration: time.Since(msg.start), Err: msg.err}
+		Verdict: v, Bytes: msg.bytes, Duration: time.Since(msg.start), Busy: msg.busy, Err: msg.err}
 	if r.Err == nil {
 		r.Err = applyErr
 	}
@@ -425,6 +437,7 @@ func (s *session) report(msg *message, res inspect.Result, v policy.Verdict, cla
 		slog.Int("forged_removed", len(msg.forged)),
 		slog.Int64("bytes", msg.bytes),
 		slog.Float64("duration_ms", float64(r.Duration.Microseconds())/1000),
+		slog.Float64("busy_ms", float64(r.Busy.Microseconds())/1000),
 	)
 	level := slog.LevelInfo
 	if r.Err != nil {
