@@ -16,12 +16,14 @@
 #   (default /var/cache/sealtag-test/debs), where the Go harness finds them.
 # - Also installed: the shared libraries the unpacked sendmail binary links
 #   (ordinary library packages, no daemon), swaks and miltertest for
-#   hand-driven tests, openssl, gnupg and gpgsm for the test messages.
+#   hand-driven tests, openssl, gnupg and gpgsm for the test messages,
+#   dovecot-sieve (sievec, sieve-test) for contrib/sieve; its daemon is
+#   never started.
 set -eu
 
 DEBS_DIR=${SEALTAG_TEST_DEBS:-/var/cache/sealtag-test/debs}
 SENDMAIL_DEBS="sendmail-bin sendmail-cf sendmail-base m4 libwrap0"
-PACKAGES="postfix swaks miltertest openssl gnupg gpgsm
+PACKAGES="postfix swaks miltertest openssl gnupg gpgsm dovecot-sieve
 	libdb5.3 libldap-2.5-0 libnsl2 libsasl2-2 libssl3
 	util-linux mount hostname libc-bin dpkg"
 
