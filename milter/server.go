@@ -258,6 +258,11 @@ type trackedConn struct {
 }
 
 func (c *trackedConn) Read(p []byte) (int, error) {
+	// go-milter sets no deadlines: a silent MTA would hold the session
+	// (and its goroutine and descriptor) forever.
+	if d := time.Duration(c.srv.cfg.Load().IdleTimeout); d > 0 {
+		c.Conn.SetReadDeadline(time.Now().Add(d))
+	}
 	c.mu.Lock()
 	if c.need == 0 && c.done {
 		// go-milter asks for the next packet: the reply to the end of

@@ -43,6 +43,11 @@ type Config struct {
 	MetricsListen string `toml:"metrics_listen"`
 	// ShutdownTimeout is how long SIGTERM waits for open sessions.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// IdleTimeout closes an MTA connection that sends nothing for this long
+	// — between packets or inside one — so a vanished MTA host (half-open
+	// TCP) or a stalled client cannot hold a session forever. Postfix's own
+	// limits are shorter (milter_content_timeout 300s, smtpd_timeout 300s).
+	IdleTimeout Duration `toml:"idle_timeout"`
 
 	Log     LogConfig     `toml:"log"`
 	Headers HeadersConfig `toml:"headers"`
@@ -141,6 +146,7 @@ func Defaults() *Config {
 		Listen:          DefaultListen,
 		SocketMode:      0o660,
 		ShutdownTimeout: Duration(30 * time.Second),
+		IdleTimeout:     Duration(10 * time.Minute),
 		Log:             LogConfig{Level: "info", Format: "text"},
 		Headers:         HeadersConfig{Prefix: inspect.DefaultPrefix},
 		Limits:          LimitsConfig{MaxDepth: inspect.DefaultMaxDepth, MaxParts: inspect.DefaultMaxParts},
@@ -218,6 +224,9 @@ func (c *Config) compile(p *problems, readFile func(string) ([]byte, error)) err
 	}
 	if d := time.Duration(c.ShutdownTimeout); d <= 0 || d > 10*time.Minute {
 		p.at("shutdown_timeout", "shutdown_timeout %s: want a duration between 1s and 10m", d)
+	}
+	if d := time.Duration(c.IdleTimeout); d < time.Second || d > 24*time.Hour {
+		p.at("idle_timeout", "idle_timeout %s: want a duration between 1s and 24h", d)
 	}
 	oneOf(p, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(p, "log.format", c.Log.Format, "text", "json")
