@@ -2,8 +2,8 @@ package milter
 
 import (
 	"bytes"
-	"encoding/binary"
 	"context"
+	"encoding/binary"
 	"io"
 	"log/slog"
 	"net"
@@ -86,9 +86,9 @@ func TestFaults(t *testing.T) {
 		return 0
 	}
 	faults := map[string][]byte{
-		"closed mid-header":     full[:packetStart('L')+7],
-		"closed mid-body":       full[:packetStart('B')+20],
-		"closed after eom":      full[:packetStart('A')],
+		"closed mid-header": full[:packetStart('L')+7],
+		"closed mid-body":   full[:packetStart('B')+20],
+		"closed after eom":  full[:packetStart('A')],
 	}
 	for name, part := range faults {
 		t.Run(name, func(t *testing.T) {
