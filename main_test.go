@@ -151,3 +151,27 @@ func TestClassifyArchive(t *testing.T) {
 		t.Errorf("classify -json of an mbox: %d %v %+v", code, err, v)
 	}
 }
+
+// TestClassifyLeaksNothing: classify's output, also -json and -v, never
+// repeats an address a relay hides or message content.
+func TestClassifyLeaksNothing(t *testing.T) {
+	msg := filepath.Join(t.TempDir(), "m.eml")
+	os.WriteFile(msg, []byte("From: No-reply_at_real_person_hidden_example_ab12_cd34@icloud.com\nX-ICLOUD-HME: p=Tk9ORQ; f=real.person@hidden.example\nSubject: Re: SECRET-SUBJECT\n\nCONFIDENTIAL-BODY\n"), 0o644)
+	var out strings.Builder
+	for _, args := range [][]string{
+		{"classify", "-config", defaultsConf, "-from", "SRS0=AbCd=XY=hidden.example=real.person@fwd.example.net", msg},
+		{"classify", "-config", defaultsConf, "-json", "-from", "SRS0=AbCd=XY=hidden.example=real.person@fwd.example.net", msg},
+		{"classify", "-config", defaultsConf, "-v", "-json", filepath.Dir(msg)},
+	} {
+		_, o, e := runCmd(t, args...)
+		out.WriteString(o + e)
+	}
+	if !strings.Contains(out.String(), "apple; field=from; role=reply") {
+		t.Fatalf("not classified:\n%s", out.String())
+	}
+	for _, s := range []string{"real.person", "real_person", "hidden.example", "hidden_example", "CONFIDENTIAL-BODY", "SECRET-SUBJECT", "Tk9ORQ"} {
+		if strings.Contains(out.String(), s) {
+			t.Errorf("classify output carries %q:\n%s", s, out.String())
+		}
+	}
+}
