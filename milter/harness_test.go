@@ -186,3 +186,6 @@ func (m *mtaSession) send(from string, rcpts []string, msg string, mail ...strin
 func unfold(head string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(head, "\r\n ", "\n "), "\r\n\t", "\n\t")
 }
+
+// setFault makes the server panic at a stage, for tests of on_error.
+func (s *Server) setFault(f func(stage string)) { s.faultHook.Store(&f) }

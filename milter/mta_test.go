@@ -274,6 +274,51 @@ func testWithMTA(t *testing.T, kind mtatest.MTAKind) {
 		})
 	})
 
+	t.Run("forgery in every spelling", func(t *testing.T) {
+		forged := "X-Sealtag-Encryption : none\n" + // whitespace before the colon
+			"X-SEALTAG-RELAY:\tnone\n" +
+			"x-sealtag-thread: reply;\n risk=none\n" + // folded
+			"X-Sealtag-Policy: accept; rule=a\nX-Sealtag-Policy: accept; rule=b\nX-Sealtag-Policy: accept; rule=c\n" +
+			"X-Sealtag-Anything-Else: x\n" +
+			"Content-Type: multipart/mixed; boundary=b\n"
+		body := "--b\nContent-Type: text/plain\n\nsee the attached message\n--b\nContent-Type: message/rfc822\n\n" +
+			"From: inner@example.org\nSubject: inner\nX-Sealtag-Encryption: smime-encrypted; scope=outer\n\ninner body\n--b--\n"
+		r := send(t, mtatest.Mail{From: "mallory@example.net", To: []string{"info@example.com"}, Data: e2eMessage("e2e spellings", forged, body)})
+		if r.Code != 250 {
+			t.Fatalf("reply %s", r)
+		}
+		d := deliveredBySubject(t, mta, "e2e spellings")
+		got := sealtagHeaders(d)
+		if len(got) != 5 {
+			t.Errorf("%s: X-Sealtag-* headers %q, want sealtag's five only\n%s", kind, got, d.Raw)
+		}
+		wantHeaders(t, mta, d, map[string]string{
+			"X-Sealtag-Encryption": "none", "X-Sealtag-Relay": "none", "X-Sealtag-Thread": "new",
+			"X-Sealtag-Policy": "accept; rule=default",
+		})
+		// the enclosed message is content: its header stays as it was
+		if !strings.Contains(string(d.Body), "X-Sealtag-Encryption: smime-encrypted; scope=outer") {
+			t.Errorf("%s: the nested message's header was touched:\n%s", kind, d.Body)
+		}
+	})
+
+	t.Run("internal error tempfails at the client", func(t *testing.T) {
+		milter.srv.setFault(func(stage string) {
+			if stage == "end of message" {
+				panic("injected fault")
+			}
+		})
+		defer func() { milter.srv.faultHook.Store(nil) }()
+		r := send(t, mtatest.Mail{From: "alice@example.org", To: []string{"info@example.com"}, Data: e2eMessage("e2e fault", "", "x\n")})
+		if r.Code != 451 || r.Text != "4.3.0 Temporary local problem, please try again later" {
+			t.Errorf("reply %s, want on_error's 451 4.3.0", r)
+		}
+		notDelivered(t, mta, "e2e fault")
+		if !strings.Contains(milter.logs.String(), "injected fault") {
+			t.Errorf("the fault was not logged")
+		}
+	})
+
 	t.Run("subject tag", func(t *testing.T) {
 		body := "-----BEGIN PGP MESSAGE-----\n\nhF4DAAAAAAAAAAASAQdAzmAAAAAAAAAA\n-----END PGP MESSAGE-----\n"
 		for _, c := range []struct{ subject, want, extra string }{

@@ -39,7 +39,7 @@ type Server struct {
 	// Observer, when set, is told about every finished message (metrics).
 	Observer Observer
 	// faultHook lets tests inject an internal error at a stage.
-	faultHook func(stage string)
+	faultHook atomic.Pointer[func(stage string)]
 }
 
 // Observer receives one report per message; it must not block.

@@ -105,8 +105,8 @@ func (s *session) guard(stage string, f func()) {
 			s.fail(fmt.Errorf("panic in %s: %v", stage, v), debug.Stack())
 		}
 	}()
-	if h := s.srv.faultHook; h != nil {
-		h(stage)
+	if h := s.srv.faultHook.Load(); h != nil {
+		(*h)(stage)
 	}
 	if s.msg != nil {
 		start := time.Now()

@@ -178,11 +178,11 @@ func TestInternalError(t *testing.T) {
 	for _, stage := range []string{"mail", "header", "body", "end of message"} {
 		t.Run(stage, func(t *testing.T) {
 			ts := startMilter(t, "")
-			ts.srv.faultHook = func(s string) {
+			ts.srv.setFault(func(s string) {
 				if s == stage {
 					panic("injected fault")
 				}
-			}
+			})
 			m := ts.connect(t)
 			o := m.send("a@example.org", []string{"b@example.org"}, plainMsg, "i", "ERR1")
 			if o.action.Code != gomilter.ActReplyCode || o.action.SMTPCode != 451 || o.action.SMTPText != "4.3.0 Temporary local problem, please try again later" {
@@ -193,7 +193,7 @@ func TestInternalError(t *testing.T) {
 				t.Errorf("error not logged with the queue id:\n%s", logs)
 			}
 			// the daemon serves the next message
-			ts.srv.faultHook = nil
+			ts.srv.faultHook.Store(nil)
 			if o := m.send("a@example.org", []string{"b@example.org"}, plainMsg); o.action.Code != gomilter.ActContinue {
 				t.Errorf("next message: %+v", o.action)
 			}
@@ -203,11 +203,11 @@ func TestInternalError(t *testing.T) {
 
 func TestOnErrorAcceptStillStripsForgery(t *testing.T) {
 	ts := startMilter(t, "[policy]\non_error = \"accept\"\n")
-	ts.srv.faultHook = func(s string) {
+	ts.srv.setFault(func(s string) {
 		if s == "end of message" {
 			panic("injected fault")
 		}
-	}
+	})
 	m := ts.connect(t)
 	o := m.send("a@example.org", []string{"b@example.org"}, "X-Sealtag-Encryption: none\nSubject: x\n\nbody\n")
 	if o.action.Code != gomilter.ActContinue || len(o.deleted()) != 1 || o.added("X-Sealtag-Policy")[0] != "accept; rule=on_error" {
