@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/BurntSushi/toml"
+
+	"sealtag/internal/tomlpos"
 )
 
 // builtinRelays is the provider list shipped with sealtag (relays.toml).
@@ -103,7 +105,8 @@ func ParseProviders(data []byte, name string) (*Providers, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%s:%d: %s", name, pe.Position.Line, pe.Message)
+			line, msg := tomlpos.ParseError(pe, data)
+			return nil, fmt.Errorf("%s:%d: syntax error: %s", name, line, msg)
 		}
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}

@@ -178,13 +178,8 @@ func Parse(data []byte, name string, readFile func(string) ([]byte, error)) (*Co
 	if _, err := toml.Decode(string(data), &raw); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			// Count the lines up to the error's offset: Position.Line can
-			// be one late (an unclosed "[policy" reports the next line).
-			line := pe.Position.Line
-			if pe.Position.Start > 0 && pe.Position.Start <= len(data) {
-				line = 1 + strings.Count(string(data[:pe.Position.Start]), "\n")
-			}
-			return nil, Errors{{File: name, Line: line, Msg: "syntax error: " + pe.Message}}
+			line, msg := tomlpos.ParseError(pe, data)
+			return nil, Errors{{File: name, Line: line, Msg: "syntax error: " + msg}}
 		}
 		return nil, Errors{{File: name, Msg: err.Error()}}
 	}

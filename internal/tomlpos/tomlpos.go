@@ -8,7 +8,28 @@ package tomlpos
 import (
 	"strconv"
 	"strings"
+
+	"github.com/BurntSushi/toml"
 )
+
+// ParseError returns the line and a one-line message for a syntax error of
+// BurntSushi/toml. The line is counted from the error's byte offset
+// (Position.Line can be one late: an unclosed "[policy" reports the next
+// line); control characters of the message are escaped, so that each
+// problem stays on one FILE:LINE: line.
+func ParseError(pe toml.ParseError, doc []byte) (int, string) {
+	line := pe.Position.Line
+	if pe.Position.Start > 0 && pe.Position.Start <= len(doc) {
+		line = 1 + strings.Count(string(doc[:pe.Position.Start]), "\n")
+	}
+	msg := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, strings.NewReplacer("\n", `\n`, "\r", `\r`, "\t", `\t`).Replace(pe.Message))
+	return line, msg
+}
 
 // Index maps key paths to 1-based line numbers. Paths name array-of-tables
 // elements by index: "policy.rules[2].match.encryption".
