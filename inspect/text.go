@@ -5,7 +5,10 @@ import (
 	"strings"
 )
 
-const maxTextLine = 16 << 10 // longer decoded lines are read in pieces
+const (
+	maxTextLine    = 16 << 10 // longer decoded lines are read in pieces
+	omeNoticeLines = 200      // lines of a text part searched for the OME notice
+)
 
 // textSink reads a text part after transfer decoding: it finds inline
 // OpenPGP armor at the start of a line (quoted lines and HTML blockquotes
@@ -24,6 +27,7 @@ type textSink struct {
 	h    htmlFilter
 
 	line     []byte
+	lines    int  // lines flushed so far
 	lineCont bool // the line being built continues an overlong one
 	quoted   bool // the line started inside an HTML blockquote
 	lower    []byte
@@ -73,9 +77,7 @@ func (t *textSink) write(p []byte) bool {
 		p = t.narrow(p)
 	}
 	if t.html {
-		for _, c := range p {
-			t.h.feed(t, c)
-		}
+		t.writeHTML(p)
 		return true
 	}
 	for len(p) > 0 {
@@ -110,6 +112,53 @@ func (t *textSink) add(p []byte) {
 	t.line = append(t.line, p...)
 }
 
+// writeHTML passes HTML through the filter: runs of plain text are added
+// whole, markup and entities byte by byte.
+func (t *textSink) writeHTML(p []byte) {
+	for len(p) > 0 {
+		if t.h.state == htmlText {
+			i := indexHTMLSpecial(p)
+			if i != 0 {
+				run := p
+				if i > 0 {
+					run = p[:i]
+				}
+				t.addRun(run)
+				if i < 0 {
+					return
+				}
+				p = p[i:]
+			}
+		}
+		t.h.feed(t, p[0])
+		p = p[1:]
+	}
+}
+
+// indexHTMLSpecial returns the offset of the next byte the HTML filter must
+// see on its own ('<', '&', '\r', '\n'), or -1.
+func indexHTMLSpecial(p []byte) int {
+	for i, c := range p {
+		if c == '<' || c == '&' || c == '\n' || c == '\r' {
+			return i
+		}
+	}
+	return -1
+}
+
+// addRun appends a run of HTML text to the line, with addByte's rules for
+// the start of a line.
+func (t *textSink) addRun(run []byte) {
+	if len(t.line) == 0 && !t.lineCont {
+		t.quoted = t.h.blockquote > 0
+		run = bytes.TrimLeft(run, " \t")
+		if len(run) == 0 {
+			return
+		}
+	}
+	t.add(run)
+}
+
 // addByte appends one character (from the HTML filter).
 func (t *textSink) addByte(c byte) {
 	if len(t.line) == 0 && !t.lineCont {
@@ -129,11 +178,15 @@ func (t *textSink) endLine() { t.flushLine(false) }
 // flushLine inspects the line built so far. overlong says it continues.
 func (t *textSink) flushLine(overlong bool) {
 	l := bytes.TrimRight(t.line, " \t\r")
-	if !t.lineCont && !t.quoted && !t.omeWrapper {
+	// armor lines start with '-' (or belong to a block being read)
+	if !t.lineCont && !t.quoted && !t.omeWrapper && (t.armor.state != arIdle || (len(l) > 0 && l[0] == '-')) {
 		t.armor.line(l, false)
 		t.report(t.armor.result)
 	}
-	if !t.msg.ome.confirmed() && len(l) < 4096 && mayBeOME(l) {
+	t.lines++
+	// Microsoft's notice sits at the top of the message text; the wrapper
+	// carries its portal link anywhere.
+	if !t.msg.ome.confirmed() && len(l) < 4096 && (t.omeWrapper || t.lines <= omeNoticeLines) && mayBeOME(l) {
 		t.lower = append(t.lower[:0], l...)
 		lowerASCII(t.lower)
 		t.msg.ome.line(t.lower, t.omeWrapper)
