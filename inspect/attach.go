@@ -38,6 +38,7 @@ type attachSink struct {
 
 	tail   []byte // ZIP: the last zipTailMax bytes, as a ring
 	tailAt int
+	flat   []byte // the ring in order, for reading the central directory
 	search streamSearch
 	pdf    pdfScan
 	armor  armor
@@ -63,7 +64,7 @@ var (
 
 // start prepares the sink for part e.
 func (a *attachSink) start(s *Scanner, e *entity, hint sniffHint, why string) byteSink {
-	*a = attachSink{s: s, e: e, hint: hint, why: why, head: a.head[:0], tail: a.tail[:0], line: a.line[:0], search: a.search}
+	*a = attachSink{s: s, e: e, hint: hint, why: why, head: a.head[:0], tail: a.tail[:0], flat: a.flat[:0], line: a.line[:0], search: a.search}
 	return a
 }
 
@@ -261,7 +262,8 @@ func (a *attachSink) keepTail(p []byte) {
 func (a *attachSink) zipEncrypted() bool {
 	t := a.tail
 	if len(t) == zipTailMax && a.tailAt != 0 {
-		t = append(append([]byte(nil), t[a.tailAt:]...), t[:a.tailAt]...)
+		a.flat = append(append(a.flat[:0], t[a.tailAt:]...), t[:a.tailAt]...)
+		t = a.flat
 	}
 	eocd := bytes.LastIndex(t, []byte("PK\x05\x06"))
 	if eocd < 0 || eocd+22 > len(t) {

@@ -1,10 +1,20 @@
 package inspect
 
 import (
+	"bytes"
 	"encoding/base64"
 	"slices"
 	"strings"
 )
+
+// lineSink is a byteSink that can take whole lines, saving the identity
+// transfer encoding a copy and a second search for line ends.
+type lineSink interface {
+	byteSink
+	// writeLine takes one line without its line ending; eol says whether
+	// the line ended (false for a piece of an overlong line).
+	writeLine(l []byte, eol bool)
+}
 
 // byteSink consumes the decoded content of one part, in pieces.
 type byteSink interface {
@@ -55,6 +65,7 @@ var b64val = func() (t [256]int8) {
 type decoder struct {
 	enc     transferEncoding
 	dst     byteSink
+	lines   lineSink // dst, when it takes whole lines
 	stopped bool
 	q       [4]byte // base64 quantum in progress
 	nq      int
@@ -64,6 +75,7 @@ type decoder struct {
 // reset prepares the decoder for a new part.
 func (d *decoder) reset(enc transferEncoding, dst byteSink) {
 	d.enc, d.dst, d.stopped, d.nq = enc, dst, false, 0
+	d.lines, _ = dst.(lineSink)
 	d.out = d.out[:0]
 }
 
@@ -71,6 +83,10 @@ func (d *decoder) reset(enc transferEncoding, dst byteSink) {
 // piece of an overlong line that continues in the next call.
 func (d *decoder) line(l []byte, eol bool) {
 	if d.stopped {
+		return
+	}
+	if d.enc == encIdentity && d.lines != nil {
+		d.lines.writeLine(l, eol)
 		return
 	}
 	out := d.out[:0]
@@ -161,18 +177,25 @@ func quotedPrintable(out, l []byte, eol bool) []byte {
 	if soft {
 		l = l[:len(l)-1]
 	}
-	for i := 0; i < len(l); i++ {
-		c := l[i]
-		if c == '=' && i+2 < len(l) {
-			if h, ok := unhex(l[i+1]); ok {
-				if lo, ok := unhex(l[i+2]); ok {
+	for len(l) > 0 {
+		i := bytes.IndexByte(l, '=')
+		if i < 0 {
+			out = append(out, l...)
+			break
+		}
+		out = append(out, l[:i]...)
+		l = l[i:]
+		if len(l) >= 3 {
+			if h, ok := unhex(l[1]); ok {
+				if lo, ok := unhex(l[2]); ok {
 					out = append(out, h<<4|lo)
-					i += 2
+					l = l[3:]
 					continue
 				}
 			}
 		}
-		out = append(out, c)
+		out = append(out, '=') // a broken escape stays literal
+		l = l[1:]
 	}
 	if eol && !soft {
 		out = append(out, '\n')

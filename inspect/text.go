@@ -7,7 +7,7 @@ import (
 
 const (
 	maxTextLine    = 16 << 10 // longer decoded lines are read in pieces
-	omeNoticeLines = 200      // lines of a text part searched for the OME notice
+	omeNoticeLines = 100      // lines of a text part searched for the OME notice
 )
 
 // textSink reads a text part after transfer decoding: it finds inline
@@ -91,6 +91,21 @@ func (t *textSink) write(p []byte) bool {
 		p = p[i+1:]
 	}
 	return true
+}
+
+// writeLine takes a line of text sent without transfer encoding.
+func (t *textSink) writeLine(l []byte, eol bool) {
+	if t.wide != narrow || t.html {
+		t.write(l)
+		if eol {
+			t.write([]byte{'\n'})
+		}
+		return
+	}
+	t.add(l)
+	if eol {
+		t.endLine()
+	}
 }
 
 func (t *textSink) end() {
@@ -184,12 +199,10 @@ func (t *textSink) flushLine(overlong bool) {
 		t.report(t.armor.result)
 	}
 	t.lines++
-	// Microsoft's notice sits at the top of the message text; the wrapper
-	// carries its portal link anywhere.
-	if !t.msg.ome.confirmed() && len(l) < 4096 && (t.omeWrapper || t.lines <= omeNoticeLines) && mayBeOME(l) {
-		t.lower = append(t.lower[:0], l...)
-		lowerASCII(t.lower)
-		t.msg.ome.line(t.lower, t.omeWrapper)
+	// Microsoft's notice is the short body at the top of the message; the
+	// wrapper carries its portal link anywhere.
+	if t.omeWrapper || (t.lines <= omeNoticeLines && t.e.depth <= 2 && t.e.part <= 4) {
+		t.checkOME(l)
 	}
 	t.line = t.line[:0]
 	t.lineCont = overlong
@@ -211,6 +224,16 @@ func (t *textSink) report(k pgpKind) {
 			t.s.addFinding(t.e, ClassPGPInlineSigned, t.armor.why)
 		}
 	}
+}
+
+// checkOME looks for Microsoft's encrypted-message notice in a line.
+func (t *textSink) checkOME(l []byte) {
+	if t.msg.ome.confirmed() || len(l) >= 4096 || !mayBeOME(l) {
+		return
+	}
+	t.lower = append(t.lower[:0], l...)
+	lowerASCII(t.lower)
+	t.msg.ome.line(t.lower, t.omeWrapper)
 }
 
 // mayBeOME is a cheap filter before the OME notice check lower-cases a line.

@@ -247,6 +247,8 @@ type trackedConn struct {
 	srv  *Server
 	once sync.Once
 
+	deadlineSet time.Time // when the read deadline was last moved (go-milter reads from one goroutine)
+
 	mu       sync.Mutex
 	need     int  // bytes left of the current packet part
 	inHeader bool // reading a length header
@@ -259,9 +261,13 @@ type trackedConn struct {
 
 func (c *trackedConn) Read(p []byte) (int, error) {
 	// go-milter sets no deadlines: a silent MTA would hold the session
-	// (and its goroutine and descriptor) forever.
+	// (and its goroutine and descriptor) forever. Moving the deadline costs
+	// a timer update, so it moves only when a tenth of it has passed.
 	if d := time.Duration(c.srv.cfg.Load().IdleTimeout); d > 0 {
-		c.Conn.SetReadDeadline(time.Now().Add(d))
+		if now := time.Now(); now.Sub(c.deadlineSet) > d/10 {
+			c.Conn.SetReadDeadline(now.Add(d))
+			c.deadlineSet = now
+		}
 	}
 	c.mu.Lock()
 	if c.need == 0 && c.done {

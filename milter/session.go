@@ -50,9 +50,12 @@ type session struct {
 	macrosSeen bool
 
 	msg     *message
+	msgBuf  message // reused for every message of the connection
 	scanner *inspect.Scanner
 	scanCfg *policy.Config
 	line    []byte
+	tlsBuf  map[string]string
+	attrs   []slog.Attr
 }
 
 // message is the state of the message in progress.
@@ -176,7 +179,15 @@ func (s *session) MailFrom(from string, m *gomilter.Modifier) (gomilter.Response
 // startMessage resets the message state and readies the classifier.
 func (s *session) startMessage() {
 	cfg := s.srv.cfg.Load()
-	s.msg = &message{cfg: cfg, start: time.Now(), macros: map[string]string{}, counts: map[string]int{}}
+	m := &s.msgBuf
+	if m.macros == nil {
+		m.macros, m.counts = map[string]string{}, map[string]int{}
+	}
+	clear(m.macros)
+	clear(m.counts)
+	*m = message{cfg: cfg, start: time.Now(), macros: m.macros, counts: m.counts,
+		rcpts: m.rcpts[:0], forged: m.forged[:0]}
+	s.msg = m
 	s.guard("mail", func() {
 		if s.scanner == nil || s.scanCfg != cfg {
 			s.scanner = inspect.NewScanner(inspect.Options{
@@ -308,7 +319,11 @@ func (s *session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
 		if msg.err != nil {
 			return
 		}
-		tlsMacros := make(map[string]string, len(s.connMacros)+len(msg.macros))
+		if s.tlsBuf == nil {
+			s.tlsBuf = map[string]string{}
+		}
+		tlsMacros := s.tlsBuf
+		clear(tlsMacros)
 		s.merge(tlsMacros, s.connMacros)
 		s.merge(tlsMacros, msg.macros)
 		res = s.scanner.Finish(inspect.Envelope{
@@ -412,10 +427,10 @@ func (s *session) report(msg *message, res inspect.Result, v policy.Verdict, cla
 	if r.Err == nil {
 		r.Err = applyErr
 	}
-	attrs := []slog.Attr{
+	attrs := append(s.attrs[:0],
 		slog.String("queue_id", r.QueueID),
 		slog.String("client", s.client),
-	}
+	)
 	if classified {
 		attrs = append(attrs,
 			slog.String("encryption", res.Encryption.Value()),
@@ -448,6 +463,7 @@ func (s *session) report(msg *message, res inspect.Result, v policy.Verdict, cla
 		}
 	}
 	s.srv.log.LogAttrs(context.Background(), level, "message", attrs...)
+	s.attrs = attrs
 	if o := s.srv.Observer; o != nil {
 		o.Message(r)
 	}
