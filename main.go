@@ -26,12 +26,15 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
 
 	"sealtag/inspect"
 	"sealtag/internal/archive"
+	"sealtag/internal/logbuf"
 	"sealtag/internal/metrics"
 	"sealtag/internal/survey"
 	"sealtag/milter"
@@ -362,13 +365,40 @@ func parseLevel(s string) slog.Level {
 // serve runs the milter until SIGTERM or SIGINT; SIGHUP reloads the
 // configuration, keeping the old one when the new file has errors.
 func serve(args []string, stderr io.Writer) int {
-	fs, cfg, code := configFlags("serve", args, stderr, nil)
+	var cpuProfile *string
+	fs, cfg, code := configFlags("serve", args, stderr, func(fs *flag.FlagSet) {
+		cpuProfile = fs.String("cpuprofile", "", "write a CPU profile to this file until exit (for benchmarks)")
+	})
 	if cfg == nil {
 		return code
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	configPath := fs.Lookup("config").Value.String()
+	// sealtag's live heap is small (a few KiB per session) while go-milter
+	// allocates every body chunk afresh, so at Go's default (GOGC=100,
+	// 4 MiB minimum heap) the collector ran about every 60 chunks; at 200
+	// server CPU per message fell by a third in the benchmark (BENCHMARKS.md)
+	// for a few MiB of heap. GOGC in the environment still decides.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
 	level := new(slog.LevelVar)
-	logger := newLogger(cfg.Log, stderr, level)
+	// One line per message: batch them (at most 200 ms late) rather than
+	// pay a write system call each.
+	logOut := logbuf.New(stderr, 200*time.Millisecond)
+	defer logOut.Close()
+	logger := newLogger(cfg.Log, logOut, level)
 	// go-milter reports connection errors through the standard logger.
 	log.SetFlags(0)
 	log.SetOutput(slogWriter{logger})

@@ -265,8 +265,16 @@ func (a *attachSink) zipEncrypted() bool {
 		a.flat = append(append(a.flat[:0], t[a.tailAt:]...), t[:a.tailAt]...)
 		t = a.flat
 	}
-	eocd := bytes.LastIndex(t, []byte("PK\x05\x06"))
-	if eocd < 0 || eocd+22 > len(t) {
+	// The end of central directory record is the last 22 bytes plus a
+	// comment of at most 65535 (APPNOTE 4.3.16); it is usually at the very end.
+	eocd := -1
+	for i := len(t) - 22; i >= 0 && i >= len(t)-22-65535; i-- {
+		if t[i] == 'P' && t[i+1] == 'K' && t[i+2] == 5 && t[i+3] == 6 {
+			eocd = i
+			break
+		}
+	}
+	if eocd < 0 {
 		return false
 	}
 	size := int(binary.LittleEndian.Uint32(t[eocd+12:]))

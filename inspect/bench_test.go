@@ -5,17 +5,23 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
 // BenchmarkClassifyCorpus classifies every sample message (the project's
-// testdata and, when present, the public corpus) in 64 KiB pieces, as the
+// testdata and, when present, the public corpus; or the load corpus of
+// testdata/load/gen.sh in $SEALTAG_LOAD_CORPUS) in 64 KiB pieces, as the
 // milter receives them, with one reused Scanner. MB/s is over the message
 // bytes.
 func BenchmarkClassifyCorpus(b *testing.B) {
 	var msgs [][]byte
 	var total int64
-	for _, f := range sampleMessages(b) {
+	files := sampleMessages(b)
+	if dir := os.Getenv("SEALTAG_LOAD_CORPUS"); dir != "" {
+		files, _ = filepath.Glob(filepath.Join(dir, "*.eml"))
+	}
+	for _, f := range files {
 		m, err := os.ReadFile(f)
 		if err != nil {
 			b.Fatal(err)

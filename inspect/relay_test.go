@@ -150,3 +150,32 @@ func FuzzParseProviders(f *testing.F) {
 		p.Classify(Addresses{From: "x@example.org", ReplyTo: "SRS0=a=b=c=d@e", Envelope: "prvs=1234567890=a@b"})
 	})
 }
+
+func TestSimpleAddress(t *testing.T) {
+	for in, want := range map[string]string{
+		"a@example.org":                      "a@example.org",
+		"<a@example.org>":                    "a@example.org",
+		"Alice Example <a@example.org>":      "a@example.org",
+		"Alice <a.b+c@sub.example.org>":      "a.b+c@sub.example.org",
+		`"Alice, Example" <a@ex.org>`:        "",
+		"a@example.org, b@example.org":       "",
+		"Alice <a@example.org> (work)":       "",
+		"=?utf-8?q?Al?= <a@example.org>":     "",
+		"<a@example.org> trailing":           "",
+		"a@b@c":                              "",
+		"no address":                         "",
+		"<>":                                 "",
+		"Service <Service <k9@mozmail.com>>": "",
+	} {
+		got, ok := simpleAddress(in)
+		if (want == "") == ok || got != want {
+			t.Errorf("simpleAddress(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+		// whatever the fast path says, addressList agrees with the full parser
+		if want != "" {
+			if list := addressList(in); len(list) != 1 || list[0] != want {
+				t.Errorf("addressList(%q) = %q", in, list)
+			}
+		}
+	}
+}

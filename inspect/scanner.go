@@ -82,6 +82,7 @@ type Scanner struct {
 
 	carry     []byte // an incomplete line from the previous Write
 	carryCont bool   // the carried line is the continuation of an overlong one
+	midLine   bool   // inside a line the fast path skips (it cannot be a boundary)
 	lines     int
 
 	stack    []*entity
@@ -131,6 +132,7 @@ func (s *Scanner) Reset() {
 	s.stack = s.stack[:0]
 	s.carry = s.carry[:0]
 	s.carryCont = false
+	s.midLine = false
 	s.lines = 0
 	s.parts = 0
 	s.findings = s.findings[:0]
@@ -162,6 +164,27 @@ func (s *Scanner) Write(p []byte) (int, error) {
 		return n, nil
 	}
 	for len(p) > 0 {
+		if s.midLine {
+			// the rest of a line the fast path below found to be of no interest
+			i := bytes.IndexByte(p, '\n')
+			if i < 0 {
+				break
+			}
+			p = p[i+1:]
+			s.midLine = false
+			continue
+		}
+		if len(s.carry) == 0 && !s.carryCont && s.ignoringBody() {
+			// Only a boundary can change anything now: jump to the next line
+			// that starts with '-' (base64 has none, so a whole attachment
+			// is crossed with one vectorised search).
+			i := nextDashLine(p)
+			if i < 0 {
+				s.midLine = p[len(p)-1] != '\n'
+				break
+			}
+			p = p[i:]
+		}
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
 			s.appendCarry(p)
@@ -179,6 +202,38 @@ func (s *Scanner) Write(p []byte) (int, error) {
 		s.line(trimCR(seg), true, false)
 	}
 	return n, nil
+}
+
+// ignoringBody reports whether the innermost entity has no use for its
+// lines: a multipart's preamble or epilogue, a part not looked at, or one
+// whose sink has decided.
+func (s *Scanner) ignoringBody() bool {
+	e := s.stack[len(s.stack)-1]
+	switch e.state {
+	case stPreamble, stEpilogue:
+		return true
+	case stBody:
+		return e.sink == nil || s.dec.stopped
+	}
+	return false
+}
+
+// nextDashLine returns the offset of the first line of p that starts with
+// '-', or -1; p starts at the beginning of a line.
+func nextDashLine(p []byte) int {
+	if p[0] == '-' {
+		return 0
+	}
+	for off := 0; ; {
+		k := bytes.IndexByte(p[off:], '-')
+		if k < 0 {
+			return -1
+		}
+		if pos := off + k; p[pos-1] == '\n' {
+			return pos
+		}
+		off += k + 1
+	}
 }
 
 // appendCarry keeps an incomplete line; a line longer than maxLine is passed

@@ -236,10 +236,15 @@ func (t *textSink) checkOME(l []byte) {
 	t.msg.ome.line(t.lower, t.omeWrapper)
 }
 
-// mayBeOME is a cheap filter before the OME notice check lower-cases a line.
+// mayBeOME is a cheap filter before the OME notice check lower-cases a line:
+// one pass with a four-byte window for "ssag" or "ncry" in any case (every
+// phrase of the notice and its markers has "message" or "encrypt").
 func mayBeOME(l []byte) bool {
-	for _, k := range [...]string{"ssage", "SSAGE", "ncrypt", "NCRYPT"} {
-		if bytes.Contains(l, []byte(k)) {
+	const ssag, ncry = 's'<<24 | 's'<<16 | 'a'<<8 | 'g', 'n'<<24 | 'c'<<16 | 'r'<<8 | 'y'
+	var w uint32
+	for _, c := range l {
+		w = w<<8 | uint32(c|0x20) // ASCII letters to lower case; others do not matter
+		if w == ssag || w == ncry {
 			return true
 		}
 	}

@@ -71,6 +71,9 @@ func addressList(v string) []string {
 	if v == "" {
 		return nil
 	}
+	if a, ok := simpleAddress(v); ok {
+		return []string{a}
+	}
 	if list, err := mail.ParseAddressList(v); err == nil && len(list) > 0 {
 		out := make([]string, 0, len(list))
 		for _, a := range list {
@@ -106,6 +109,29 @@ func addressList(v string) []string {
 		}
 	}
 	return out
+}
+
+// simpleAddress reads the shapes nearly all mail has — "local@domain",
+// "<local@domain>", "Name <local@domain>" — without a full RFC 5322
+// parser (which costs a few dozen allocations per header). Anything with
+// quotes, comments, groups, lists or encoded words goes to addressList's
+// parser.
+func simpleAddress(v string) (string, bool) {
+	if strings.ContainsAny(v, "\",;:()\\") || strings.Contains(v, "=?") {
+		return "", false
+	}
+	if i := strings.IndexByte(v, '<'); i >= 0 {
+		j := strings.IndexByte(v[i:], '>')
+		if j < 0 || i+j != len(v)-1 || strings.Count(v, "<") != 1 {
+			return "", false
+		}
+		v = v[i+1 : i+j]
+	}
+	at := strings.IndexByte(v, '@')
+	if at <= 0 || at == len(v)-1 || strings.IndexByte(v[at+1:], '@') >= 0 || strings.ContainsAny(v, " \t<>[]") {
+		return "", false
+	}
+	return v, true
 }
 
 // firstAddress returns the first addr-spec of v, or "" (also for "<>").

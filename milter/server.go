@@ -249,6 +249,17 @@ type trackedConn struct {
 
 	deadlineSet time.Time // when the read deadline was last moved (go-milter reads from one goroutine)
 
+	// I/O batching: go-milter reads each packet with two small reads and
+	// writes each reply packet with its own flush, so the end of a message
+	// (five added headers and the reply) cost seven write calls. Replies
+	// now wait here until go-milter asks for the next command, and small
+	// reads are served from a read-ahead buffer. Only go-milter's goroutine
+	// uses these fields.
+	rbuf       []byte
+	rpos, rend int
+	wbuf       []byte
+	werr       error
+
 	mu       sync.Mutex
 	need     int  // bytes left of the current packet part
 	inHeader bool // reading a length header
@@ -260,6 +271,10 @@ type trackedConn struct {
 }
 
 func (c *trackedConn) Read(p []byte) (int, error) {
+	// The replies to the previous command go out before waiting for the next.
+	if err := c.flush(); err != nil {
+		return 0, err
+	}
 	// go-milter sets no deadlines: a silent MTA would hold the session
 	// (and its goroutine and descriptor) forever. Moving the deadline costs
 	// a timer update, so it moves only when a tenth of it has passed.
@@ -276,13 +291,60 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 		c.inMsg, c.done = false, false
 	}
 	c.mu.Unlock()
-	n, err := c.Conn.Read(p)
+	var n int
+	var err error
+	switch {
+	case c.rpos < c.rend:
+		n = copy(p, c.rbuf[c.rpos:c.rend])
+		c.rpos += n
+	case len(p) >= readAhead:
+		n, err = c.Conn.Read(p) // a body chunk: straight into go-milter's buffer
+	default:
+		if c.rbuf == nil {
+			c.rbuf = make([]byte, readAhead)
+		}
+		var m int
+		m, err = c.Conn.Read(c.rbuf)
+		n = copy(p, c.rbuf[:m])
+		c.rpos, c.rend = n, m
+		if n > 0 {
+			err = nil // data first; a pending error comes back on the next read
+		}
+	}
 	if n > 0 {
 		c.mu.Lock()
 		c.follow(p[:n])
 		c.mu.Unlock()
 	}
 	return n, err
+}
+
+// readAhead is the read-ahead buffer: several small packets (macros and
+// their command, header fields) arrive in one read.
+const readAhead = 16 << 10
+
+// Write keeps a reply packet until go-milter reads the next command.
+func (c *trackedConn) Write(p []byte) (int, error) {
+	if c.werr != nil {
+		return 0, c.werr
+	}
+	c.wbuf = append(c.wbuf, p...)
+	if len(c.wbuf) >= 64<<10 {
+		if err := c.flush(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// flush sends the replies kept by Write.
+func (c *trackedConn) flush() error {
+	if c.werr != nil || len(c.wbuf) == 0 {
+		return c.werr
+	}
+	_, c.werr = c.Conn.Write(c.wbuf)
+	c.wbuf = c.wbuf[:0]
+	return c.werr
 }
 
 // follow advances the packet state over bytes read from the MTA.
@@ -332,6 +394,7 @@ func (c *trackedConn) busy() bool {
 }
 
 func (c *trackedConn) Close() error {
+	c.flush() // best effort: the MTA may already be gone
 	err := c.Conn.Close()
 	c.once.Do(func() {
 		c.srv.mu.Lock()

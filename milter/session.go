@@ -225,14 +225,15 @@ func (s *session) Header(name, value string, m *gomilter.Modifier) (gomilter.Res
 	}
 	s.guard("header", func() {
 		msg := s.msg
-		key := strings.ToLower(name)
 		// Postfix and Sendmail number a name's instances without regard
-		// to case (cleanup_milter.c, milter.c), so the count is per key.
-		msg.counts[key]++
-		if strings.HasPrefix(key, strings.ToLower(msg.cfg.Headers.Prefix)) {
+		// to case (cleanup_milter.c, milter.c). Only names of the
+		// namespace are counted: their indexes are what removal needs.
+		if prefix := msg.cfg.Headers.Prefix; len(name) >= len(prefix) && strings.EqualFold(name[:len(prefix)], prefix) {
+			key := strings.ToLower(name)
+			msg.counts[key]++
 			msg.forged = append(msg.forged, forgedHeader{name: name, key: key, index: msg.counts[key]})
 		}
-		if key == "subject" && !msg.hasSubj {
+		if !msg.hasSubj && strings.EqualFold(name, "subject") {
 			msg.subject, msg.hasSubj = value, true
 		}
 		if msg.err == nil {
