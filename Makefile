@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell cat VERSION 2>/dev/null || git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build test deps vet unit fuzz fuzz-long bench bench-milter golden clean deb deb-test
+.PHONY: all build test deps vet unit fuzz fuzz-long bench bench-milter bench-postfix golden clean deb deb-test
 
 all: build
 
@@ -47,6 +47,11 @@ bench:
 # Writes bench-results.md; see contrib/bench/run.sh for N, RUNS, CONNS and the rest.
 bench-milter:
 	GO=$(GO) bash contrib/bench/run.sh
+
+# Postfix's own throughput with sealtag, with the no-op milter and without a
+# milter attached (smtp-source into a private Postfix); N messages per run.
+bench-postfix:
+	SEALTAG_BENCH_POSTFIX=1 BENCH_OUT=$(CURDIR)/bench-postfix.md $(GO) test -count=1 -timeout 30m -run TestPostfixThroughput -v ./contrib/bench/postfix
 
 # Rewrite the .golden files of the test messages after a deliberate change.
 golden:
