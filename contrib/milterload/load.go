@@ -58,6 +58,7 @@ func (c *changeCounts) add(o changeCounts) {
 type tally struct {
 	latencies   []time.Duration // MAIL to the end-of-message reply, completed messages
 	verdicts    map[string]int
+	byMessage   map[string]map[string]int // message file name -> verdict (and "+quarantine") -> count
 	changes     changeCounts
 	errors      map[string]int // "stage: kind"
 	errSamples  []string
@@ -67,13 +68,21 @@ type tally struct {
 }
 
 func newTally() *tally {
-	return &tally{verdicts: map[string]int{}, errors: map[string]int{}}
+	return &tally{verdicts: map[string]int{}, errors: map[string]int{}, byMessage: map[string]map[string]int{}}
 }
 
 func (t *tally) merge(o *tally) {
 	t.latencies = append(t.latencies, o.latencies...)
 	for k, v := range o.verdicts {
 		t.verdicts[k] += v
+	}
+	for name, vs := range o.byMessage {
+		if t.byMessage[name] == nil {
+			t.byMessage[name] = map[string]int{}
+		}
+		for k, v := range vs {
+			t.byMessage[name][k] += v
+		}
 	}
 	for k, v := range o.errors {
 		t.errors[k] += v
@@ -270,6 +279,16 @@ func (w *worker) one(m *message) {
 	}
 	w.t.latencies = append(w.t.latencies, lat)
 	w.t.verdicts[verdictName(act)]++
+	key := verdictName(act)
+	for _, a := range mods {
+		if a.Code == milter.ActQuarantine {
+			key += "+quarantine"
+		}
+	}
+	if w.t.byMessage[m.name] == nil {
+		w.t.byMessage[m.name] = map[string]int{}
+	}
+	w.t.byMessage[m.name][key]++
 	w.t.completed++
 	w.t.bytes += int64(m.size)
 	for _, a := range mods {

@@ -13,27 +13,30 @@ import (
 
 // report is the result of a run; -json prints it as is.
 type report struct {
-	Label        string         `json:"label,omitempty"`
-	Addr         string         `json:"addr"`
-	Corpus       corpusReport   `json:"corpus"`
-	Conns        int            `json:"conns"`
-	PerConn      int            `json:"per_conn"`
-	TLS          bool           `json:"tls"`
-	Requested    int            `json:"requested,omitempty"`
-	DurationS    float64        `json:"duration_s,omitempty"`
-	Completed    int            `json:"completed"`
-	Errors       int            `json:"errors"`
-	Connections  int            `json:"connections"`
-	ElapsedS     float64        `json:"elapsed_s"`
-	MsgsPerS     float64        `json:"msgs_per_s"`
-	MiBPerS      float64        `json:"mib_per_s"`
-	LatencyMS    latencyReport  `json:"latency_ms"`
-	Verdicts     map[string]int `json:"verdicts"`
-	Changes      changeCounts   `json:"changes"`
-	ErrorKinds   map[string]int `json:"error_kinds,omitempty"`
-	ErrorSamples []string       `json:"error_samples,omitempty"`
-	Server       *serverReport  `json:"server,omitempty"`
-	Machine      *machineReport `json:"machine,omitempty"`
+	Label       string         `json:"label,omitempty"`
+	Addr        string         `json:"addr"`
+	Corpus      corpusReport   `json:"corpus"`
+	Conns       int            `json:"conns"`
+	PerConn     int            `json:"per_conn"`
+	TLS         bool           `json:"tls"`
+	Requested   int            `json:"requested,omitempty"`
+	DurationS   float64        `json:"duration_s,omitempty"`
+	Completed   int            `json:"completed"`
+	Errors      int            `json:"errors"`
+	Connections int            `json:"connections"`
+	ElapsedS    float64        `json:"elapsed_s"`
+	MsgsPerS    float64        `json:"msgs_per_s"`
+	MiBPerS     float64        `json:"mib_per_s"`
+	LatencyMS   latencyReport  `json:"latency_ms"`
+	Verdicts    map[string]int `json:"verdicts"`
+	// ByMessage counts the verdicts per corpus file (a quarantine adds
+	// "+quarantine"), so a test can check each message got what the policy says.
+	ByMessage    map[string]map[string]int `json:"by_message,omitempty"`
+	Changes      changeCounts              `json:"changes"`
+	ErrorKinds   map[string]int            `json:"error_kinds,omitempty"`
+	ErrorSamples []string                  `json:"error_samples,omitempty"`
+	Server       *serverReport             `json:"server,omitempty"`
+	Machine      *machineReport            `json:"machine,omitempty"`
 }
 
 // machineReport splits the machine's CPU use during the run, in cores
@@ -119,6 +122,7 @@ func newReport(o options, addr, dir string, corpus []*message, t *tally, elapsed
 		Connections:  t.connections,
 		ElapsedS:     elapsed.Seconds(),
 		Verdicts:     t.verdicts,
+		ByMessage:    t.byMessage,
 		Changes:      t.changes,
 		ErrorSamples: t.errSamples,
 	}
