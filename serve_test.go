@@ -207,6 +207,9 @@ func TestServeTermWaitsForMessagesInFlight(t *testing.T) {
 	if !strings.Contains(d.stderr.String(), "sealtag stopped") {
 		t.Errorf("no stop line:\n%s", d.stderr)
 	}
+	if os.Geteuid() == 0 && !strings.Contains(d.stderr.String(), "running as root") {
+		t.Errorf("running as root without a warning:\n%s", d.stderr)
+	}
 }
 
 func TestServeBadConfig(t *testing.T) {
