@@ -62,7 +62,6 @@ type session struct {
 type message struct {
 	cfg      *policy.Config
 	start    time.Time
-	queueID  string
 	from     string
 	rcpts    []string
 	macros   map[string]string // MAIL to end-of-message stages
