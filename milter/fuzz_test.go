@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -90,7 +91,11 @@ func sessionPackets(msg string) []byte {
 		b.Write(packet('L', cstrings(name, strings.TrimPrefix(value, " "))))
 	}
 	b.Write(packet('N', nil))
-	b.Write(packet('B', []byte(strings.ReplaceAll(body, "\n", "\r\n"))))
+	for rest := []byte(strings.ReplaceAll(body, "\n", "\r\n")); len(rest) > 0; {
+		k := min(len(rest), 65535) // as Postfix sends the body
+		b.Write(packet('B', rest[:k]))
+		rest = rest[k:]
+	}
 	b.Write(packet('E', nil))
 	b.Write(packet('A', nil))
 	b.Write(packet('Q', nil))
@@ -151,6 +156,28 @@ func FuzzMilterSession(f *testing.F) {
 	})
 }
 
+// deepMultipart nests n multiparts, each the only part of the one before.
+func deepMultipart(n int) string {
+	var b strings.Builder
+	b.WriteString("Subject: deep\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n", i, i)
+	}
+	b.WriteString("Content-Type: text/plain\n\nbottom\n")
+	return b.String()
+}
+
+// manyParts is a multipart with n tiny parts and an encrypted one last.
+func manyParts(n int) string {
+	var b strings.Builder
+	b.WriteString("Subject: parts\nContent-Type: multipart/mixed; boundary=b\n\n")
+	for i := 0; i < n; i++ {
+		b.WriteString("--b\nContent-Type: text/plain\n\nx\n")
+	}
+	b.WriteString("--b\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data\n\nMIAGCSqG\n--b--\n")
+	return b.String()
+}
+
 // TestMalformedSessions runs the hostile packet sequences of issue 6
 // through the real session and checks that each ends in a defined answer
 // or a closed connection, and that the next session is served.
@@ -168,6 +195,8 @@ func TestMalformedSessions(t *testing.T) {
 		"truncated base64":               sessionPackets("Content-Type: application/pkcs7-mime\nContent-Transfer-Encoding: base64\n\nMIAGCSqG\n"),
 		"packet over the protocol limit": append(sessionPackets(plainMsg)[:40], []byte{0x00, 0x20, 0x00, 0x00, 'B'}...),
 		"length that lies":               append(sessionPackets(plainMsg)[:40], []byte{0x00, 0x00, 0x10, 0x00, 'B', 'x', 'y'}...),
+		"5 000-deep multipart":           sessionPackets(deepMultipart(5000)),
+		"100 000 parts":                  sessionPackets(manyParts(100000)),
 		"commands out of order":          bytes.Join([][]byte{packet('E', nil), packet('N', nil), packet('B', []byte("x")), packet('L', cstrings("a", "b")), packet('R', cstrings("<r>")), packet('E', nil)}, nil),
 		"unknown command":                append(sessionPackets(plainMsg)[:40], packet('Z', []byte("?"))...),
 	}
@@ -178,6 +207,7 @@ func TestMalformedSessions(t *testing.T) {
 	ln := newPipeListener()
 	go srv.Serve(ln)
 	defer ln.Close()
+	partial := map[string]bool{"5 000-deep multipart": true, "100 000 parts": true}
 	for name, input := range cases {
 		t.Run(name, func(t *testing.T) {
 			c := ln.dial()
@@ -190,10 +220,16 @@ func TestMalformedSessions(t *testing.T) {
 			if _, err := c.Write(input); err != nil {
 				t.Logf("write stopped early (the server closed): %v", err)
 			}
+			if !partial[name] {
+				c.Close() // the others end abruptly; these end with QUIT
+			}
+			reply := <-replies
 			c.Close()
-			<-replies
 			if strings.Contains(logs.String(), "panic") {
 				t.Fatalf("panic:\n%s", logs)
+			}
+			if partial[name] && !bytes.Contains(reply, []byte("partial=yes")) {
+				t.Errorf("no partial=yes in the reply to a session past the bounds: %q", reply)
 			}
 		})
 	}
