@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -10,12 +9,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	gomilter "github.com/emersion/go-milter"
+
+	"sealtag/internal/mtatest"
 )
 
 // TestMain lets the test binary stand in for sealtag itself: with
@@ -28,23 +28,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// syncBuffer is a bytes.Buffer safe for a process writing and a test reading.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // daemon is `sealtag serve` running as a child process.
 type daemon struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *mtatest.LockedBuffer
 	sock   string
 	conf   string
 	exited chan error
@@ -53,7 +40,7 @@ type daemon struct {
 func startDaemon(t *testing.T, conf string) *daemon {
 	t.Helper()
 	dir := t.TempDir()
-	d := &daemon{sock: filepath.Join(dir, "s.sock"), conf: filepath.Join(dir, "sealtag.toml"), stderr: &syncBuffer{}, exited: make(chan error, 1)}
+	d := &daemon{sock: filepath.Join(dir, "s.sock"), conf: filepath.Join(dir, "sealtag.toml"), stderr: &mtatest.LockedBuffer{}, exited: make(chan error, 1)}
 	d.writeConfig(t, conf)
 	d.cmd = exec.Command(os.Args[0], "serve", "-config", d.conf)
 	d.cmd.Env = append(os.Environ(), "SEALTAG_BE_MAIN=1")

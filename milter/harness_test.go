@@ -1,39 +1,23 @@
 package milter
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	gomilter "github.com/emersion/go-milter"
 
+	"sealtag/internal/mtatest"
 	"sealtag/policy"
 )
 
 // logBuffer collects the daemon's log lines for assertions.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer = mtatest.LockedBuffer
 
 // testServer is a sealtag milter on a unix socket in a temp dir.
 type testServer struct {

@@ -5,9 +5,8 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"sealtag/contrib/internal/counts"
 	"slices"
-	"sort"
-	"strings"
 	"time"
 )
 
@@ -193,28 +192,6 @@ func newServerReport(pid int, before, after procFigures, peakRSS, peakPSS uint64
 
 func mib(kib uint64) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }
 
-// sortedCounts prints "k v, k v" with the largest count first.
-func sortedCounts(m map[string]int) string {
-	if len(m) == 0 {
-		return "none"
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if m[keys[i]] != m[keys[j]] {
-			return m[keys[i]] > m[keys[j]]
-		}
-		return keys[i] < keys[j]
-	})
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %d", k, m[k])
-	}
-	return strings.Join(parts, ", ")
-}
-
 func (r *report) writeTable(w io.Writer) {
 	tls := "yes"
 	if !r.TLS {
@@ -231,12 +208,12 @@ func (r *report) writeTable(w io.Writer) {
 	p("throughput", "%d messages in %.3f s: %.1f msgs/s, %.1f MiB/s", r.Completed, r.ElapsedS, r.MsgsPerS, r.MiBPerS)
 	l := r.LatencyMS
 	p("latency ms", "p50 %.3f  p90 %.3f  p99 %.3f  max %.3f  mean %.3f (MAIL to end-of-message reply)", l.P50, l.P90, l.P99, l.Max, l.Mean)
-	p("verdicts", "%s", sortedCounts(r.Verdicts))
+	p("verdicts", "%s", counts.Sorted(r.Verdicts))
 	c := r.Changes
 	p("changes", "headers added %d, changed %d, deleted %d; quarantine %d; other %d", c.Added, c.Changed, c.Deleted, c.Quarantine, c.Other)
 	p("errors", "%d", r.Errors)
 	if r.Errors > 0 {
-		p("", "%s", sortedCounts(r.ErrorKinds))
+		p("", "%s", counts.Sorted(r.ErrorKinds))
 		for _, s := range r.ErrorSamples {
 			p("", "e.g. %s", s)
 		}

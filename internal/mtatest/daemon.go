@@ -92,27 +92,30 @@ func (d *daemon) kill() {
 	}
 }
 
-// lockedBuffer is an io.Writer safe for concurrent use (stdout and stderr of
-// a daemon, syslog lines).
-type lockedBuffer struct {
+// LockedBuffer is an io.Writer safe for concurrent use: the output of a
+// daemon under test (stdout and stderr, syslog lines, a log handler) that
+// the test reads while the daemon writes.
+type LockedBuffer struct {
 	mu  sync.Mutex
 	buf strings.Builder
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+// Write appends p.
+func (b *LockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
 // Reset empties the buffer.
-func (b *lockedBuffer) Reset() {
+func (b *LockedBuffer) Reset() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.buf.Reset()
 }
 
-func (b *lockedBuffer) String() string {
+// String returns what was written so far.
+func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

@@ -57,7 +57,7 @@ type Postfix struct {
 	addr    string
 	lock    *portLock
 	d       *daemon
-	out     *lockedBuffer // master's stdout and stderr
+	out     *LockedBuffer // master's stdout and stderr
 
 	stopOnce sync.Once
 }
@@ -121,7 +121,7 @@ func StartPostfix(t testing.TB, opts PostfixOptions) *Postfix {
 	pfUID, _ := strconv.Atoi(pf.Uid)
 	pfGID, _ := strconv.Atoi(pf.Gid)
 
-	p := &Postfix{dir: privateDir(t, "postfix"), out: &lockedBuffer{}}
+	p := &Postfix{dir: privateDir(t, "postfix"), out: &LockedBuffer{}}
 	p.confDir = filepath.Join(p.dir, "etc")
 	p.maildir = filepath.Join(p.dir, "mail", "Maildir")
 	p.logFile = filepath.Join(p.dir, "maillog")

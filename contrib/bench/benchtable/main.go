@@ -18,8 +18,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sealtag/contrib/internal/counts"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -187,24 +187,6 @@ func spread(c cell, runs int) string {
 	return fmt.Sprintf("%s (%s–%s)", num(c.med), num(c.lo), num(c.hi))
 }
 
-func counts(m map[string]int) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if m[keys[i]] != m[keys[j]] {
-			return m[keys[i]] > m[keys[j]]
-		}
-		return keys[i] < keys[j]
-	})
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %d", k, m[k])
-	}
-	return strings.Join(parts, ", ")
-}
-
 func mainErr(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("benchtable", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -291,7 +273,7 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			continue
 		}
-		v := counts(rep.Verdicts)
+		v := counts.Sorted(rep.Verdicts)
 		if rep.Errors > 0 {
 			v += fmt.Sprintf(", %d error(s)", rep.Errors)
 		}
@@ -340,7 +322,7 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		ch := g.last.Changes
-		w("- %s: %s; headers added %d, changed %d, deleted %d, quarantine %d", s, counts(g.last.Verdicts),
+		w("- %s: %s; headers added %d, changed %d, deleted %d, quarantine %d", s, counts.Sorted(g.last.Verdicts),
 			ch.Added, ch.Changed, ch.Deleted, ch.Quarantine)
 	}
 	return 0
