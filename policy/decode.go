@@ -117,20 +117,7 @@ func (p *problems) decode(path string, raw any, dst reflect.Value) {
 			p.decode(sub, m[k], dst.Field(i))
 		}
 	case reflect.Slice:
-		list, ok := raw.([]map[string]any)
-		if !ok {
-			if anyList, ok2 := raw.([]any); ok2 {
-				for _, x := range anyList {
-					if mm, ok3 := x.(map[string]any); ok3 {
-						list = append(list, mm)
-					} else {
-						ok = false
-						break
-					}
-					ok = true
-				}
-			}
-		}
+		list, ok := tables(raw)
 		if !ok {
 			p.fail(path, "%s: want a list of tables ([[%s]]), not %s", path, path, typeName(raw))
 			return
@@ -178,6 +165,26 @@ func describe(path string) string {
 		}
 	}
 	return strconv.Quote(path)
+}
+
+// tables reads an array of tables, written as [[x]] sections or as an
+// inline array of inline tables.
+func tables(raw any) ([]map[string]any, bool) {
+	switch v := raw.(type) {
+	case []map[string]any:
+		return v, true
+	case []any:
+		out := make([]map[string]any, 0, len(v))
+		for _, x := range v {
+			m, ok := x.(map[string]any)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, m)
+		}
+		return out, true
+	}
+	return nil, false
 }
 
 func join(path, key string) string {
