@@ -217,24 +217,8 @@ func TestServeBadConfig(t *testing.T) {
 	}
 }
 
-// freePort returns a free loopback port in 10025-10099 (the range the
-// tests may use), chosen at run time.
-func freePort(t *testing.T) string {
-	t.Helper()
-	start := 10025 + os.Getpid()%75
-	for i := 0; i < 75; i++ {
-		port := strconv.Itoa(10025 + (start-10025+i)%75)
-		if ln, err := net.Listen("tcp", "127.0.0.1:"+port); err == nil {
-			ln.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port in 10025-10099")
-	return ""
-}
-
 func TestServeMetrics(t *testing.T) {
-	addr := "127.0.0.1:" + freePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(mtatest.FreePort(t))
 	d := startDaemon(t, "metrics_listen = \""+addr+"\"\n")
 	s := d.session(t)
 	policyOf(t, s)

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sealtag/internal/mtatest"
 )
 
 // build compiles a command of this module into dir.
@@ -32,18 +34,6 @@ func build(t *testing.T, dir, pkg, name string) string {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
 	}
 	return out
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	for p := 10025; p <= 10099; p++ {
-		if ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p)); err == nil {
-			ln.Close()
-			return strconv.Itoa(p)
-		}
-	}
-	t.Fatal("no free port in 10025-10099")
-	return ""
 }
 
 // sample is the daemon's state from its own /metrics.
@@ -130,7 +120,7 @@ func TestSoak(t *testing.T) {
 	}
 
 	sock := filepath.Join(dir, "s.sock")
-	metrics := "127.0.0.1:" + freePort(t)
+	metrics := "127.0.0.1:" + strconv.Itoa(mtatest.FreePort(t))
 	conf := filepath.Join(dir, "soak.toml")
 	os.WriteFile(conf, []byte("listen = \"unix:"+sock+"\"\nmetrics_listen = \""+metrics+"\"\n"+string(policyDoc)), 0o644)
 	daemon := exec.Command(sealtag, "serve", "-config", conf)
@@ -164,15 +154,27 @@ func TestSoak(t *testing.T) {
 		}
 		return r
 	}
-	run(2 * len(files)) // warm up: the runtime's pools and the heap settle
-	time.Sleep(time.Second)
-	start := scrape(t, metrics)
+	// warm up until the heap has reached its working size (with GOGC=200 it
+	// swings by a few MiB), so that start, middle and end compare like with like
+	run(max(20*len(files), total/10))
+	// RSS right after a burst still holds heap the runtime returns to the
+	// kernel over the next seconds (GOGC=200, scavenger): each point is the
+	// settled value, the least of samples over 3 s of idle.
+	settle := func() sample {
+		best := scrape(t, metrics)
+		for i := 0; i < 12; i++ {
+			time.Sleep(250 * time.Millisecond)
+			s := scrape(t, metrics)
+			best.rssMiB = min(best.rssMiB, s.rssMiB)
+			best.goroutines = s.goroutines
+		}
+		return best
+	}
+	start := settle()
 	half1 := run(total / 2)
-	time.Sleep(time.Second)
-	middle := scrape(t, metrics)
+	middle := settle()
 	half2 := run(total / 2)
-	time.Sleep(time.Second)
-	end := scrape(t, metrics)
+	end := settle()
 
 	var report strings.Builder
 	fmt.Fprintf(&report, "soak: %d messages at c=50 (corpus %d messages), %.0f and %.0f msgs/s\n", half1.Completed+half2.Completed, len(files), half1.MsgsPerS, half2.MsgsPerS)

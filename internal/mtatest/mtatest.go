@@ -206,6 +206,19 @@ func (l *portLock) release() {
 	}
 }
 
+// FreePort returns a free loopback port in 10025-10099 for a listener the
+// test starts itself (a metrics endpoint, say). The port stays reserved
+// against other harness processes until the test ends.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	lock, err := reservePort(nil)
+	if err != nil {
+		t.Fatalf("mtatest: %v", err)
+	}
+	t.Cleanup(lock.release)
+	return lock.port
+}
+
 // reservePort picks a free loopback port in 10025-10099, in random order,
 // skipping ports another harness process holds and ports something else
 // listens on. The caller releases the lock when the instance stops.
