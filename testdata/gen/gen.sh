@@ -17,42 +17,11 @@ OUT=$(cd "$HERE/../messages" && pwd)
 HELPERS="$HERE/helpers.py"
 export LC_ALL=C TZ=UTC
 
-die() { echo "gen.sh: $*" >&2; exit 1; }
+# shellcheck source=testdata/gen/lib.sh
+. "$HERE/lib.sh"
+ensure_tools gpg:gnupg gpgsm:gpgsm gpg-agent:gpg-agent openssl:openssl zip:zip qpdf:qpdf python3:python3
+work_dir sealtag-gen
 
-ensure_tools() {
-	local missing=() pair cmd pkg
-	for pair in gpg:gnupg gpgsm:gpgsm gpg-agent:gpg-agent openssl:openssl zip:zip qpdf:qpdf python3:python3; do
-		cmd=${pair%%:*} pkg=${pair#*:}
-		command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
-	done
-	((${#missing[@]} == 0)) && return 0
-	[ "$(id -u)" = 0 ] || die "missing tools (${missing[*]}); run as root or: apt-get install -y ${missing[*]}"
-	echo "gen.sh: installing ${missing[*]}" >&2
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y "${missing[@]}" >&2 || { apt-get update >&2 && apt-get install -y "${missing[@]}" >&2; }
-}
-ensure_tools
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sealtag-gen.XXXXXX")
-GPGH="$WORK/gnupg"
-GSMH="$WORK/gpgsm"
-cleanup() {
-	gpgconf --homedir "$GPGH" --kill all >/dev/null 2>&1 || true
-	gpgconf --homedir "$GSMH" --kill all >/dev/null 2>&1 || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-cd "$WORK"
-
-# q CMD...: run quietly; show the tool's output only when it fails.
-q() {
-	if ! "$@" >"$WORK/q.log" 2>&1; then
-		echo "gen.sh: failed: $*" >&2
-		cat "$WORK/q.log" >&2
-		exit 1
-	fi
-}
-gpgq() { gpg --homedir "$GPGH" --batch --yes --no-tty --pinentry-mode loopback --trust-model always "$@"; }
 b64() { base64 -w 76 "$1"; }
 py() { python3 "$HELPERS" "$@"; }
 
@@ -127,26 +96,7 @@ printf 'Meeting notes, 24 November 2026.\nBudget approved.\n' >notes.txt
 touch -d '2026-11-25 10:10:10' notes.txt
 
 # ------------------------------------------------------------------ keys
-# S/MIME: a throwaway CA, Alice (signer) and Bob (recipient).
-q openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 \
-	-subj "/O=Sealtag Test/CN=Sealtag Test CA" \
-	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
-for who in alice:example.org bob:example.net; do
-	n=${who%%:*} d=${who#*:}
-	q openssl req -newkey rsa:2048 -nodes -keyout "$n.key" -out "$n.csr" \
-		-subj "/O=Sealtag Test/CN=$n/emailAddress=$n@$d"
-	printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=emailProtection\nsubjectAltName=email:%s@%s\n' "$n" "$d" >"$n.ext"
-	q openssl x509 -req -in "$n.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -out "$n.crt" \
-		-days 3650 -extfile "$n.ext"
-done
-
-# OpenPGP: Alice and Bob, ed25519 signing primary + cv25519 encryption subkey each.
-mkdir -m 700 "$GPGH"
-for who in 'Alice Example <alice@example.org>' 'Bob Example <bob@example.net>'; do
-	q gpgq --passphrase '' --quick-gen-key "$who" ed25519 sign never
-	fpr=$(gpgq --with-colons --list-keys "$who" | awk -F: '/^fpr/{print $10; exit}')
-	q gpgq --passphrase '' --quick-add-key "$fpr" cv25519 encr never
-done
+make_keys "Sealtag Test"
 
 # gpgsm: import the CA and Bob's certificate, trust the CA, no CRLs offline.
 mkdir -m 700 "$GSMH"

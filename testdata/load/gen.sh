@@ -24,21 +24,9 @@ set -euo pipefail
 OUT=${1:-/tmp/sealtag-load}
 export LC_ALL=C TZ=UTC
 
-die() { echo "gen.sh: $*" >&2; exit 1; }
-
-ensure_tools() {
-	local missing=() pair cmd pkg
-	for pair in gpg:gnupg gpg-agent:gpg-agent openssl:openssl python3:python3; do
-		cmd=${pair%%:*} pkg=${pair#*:}
-		command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
-	done
-	((${#missing[@]} == 0)) && return 0
-	[ "$(id -u)" = 0 ] || die "missing tools (${missing[*]}); run as root or: apt-get install -y ${missing[*]}"
-	echo "gen.sh: installing ${missing[*]}" >&2
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y "${missing[@]}" >&2 || { apt-get update >&2 && apt-get install -y "${missing[@]}" >&2; }
-}
-ensure_tools
+# shellcheck source=testdata/gen/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../gen/lib.sh"
+ensure_tools gpg:gnupg gpg-agent:gpg-agent openssl:openssl python3:python3
 
 case $OUT in /|"") die "refusing to write into '$OUT'" ;; esac
 mkdir -p "$OUT/big"
@@ -46,44 +34,8 @@ OUT=$(cd "$OUT" && pwd)
 # Only what this script writes is removed, so a rerun leaves exactly the new set.
 rm -f "$OUT"/*.eml "$OUT"/big/*.eml "$OUT/MANIFEST.tsv"
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sealtag-load-gen.XXXXXX")
-GPGH="$WORK/gnupg"
-cleanup() {
-	gpgconf --homedir "$GPGH" --kill all >/dev/null 2>&1 || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-cd "$WORK"
-
-q() {
-	if ! "$@" >"$WORK/q.log" 2>&1; then
-		echo "gen.sh: failed: $*" >&2
-		cat "$WORK/q.log" >&2
-		exit 1
-	fi
-}
-
-# S/MIME: a throwaway CA, Alice (signer) and Bob (recipient).
-q openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 \
-	-subj "/O=Sealtag Load/CN=Sealtag Load CA" \
-	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
-for who in alice:example.org bob:example.net; do
-	n=${who%%:*} d=${who#*:}
-	q openssl req -newkey rsa:2048 -nodes -keyout "$n.key" -out "$n.csr" \
-		-subj "/O=Sealtag Load/CN=$n/emailAddress=$n@$d"
-	printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=emailProtection\nsubjectAltName=email:%s@%s\n' "$n" "$d" >"$n.ext"
-	q openssl x509 -req -in "$n.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -out "$n.crt" \
-		-days 3650 -extfile "$n.ext"
-done
-
-# OpenPGP: Alice and Bob, ed25519 signing primary + cv25519 encryption subkey each.
-mkdir -m 700 "$GPGH"
-gpgq() { gpg --homedir "$GPGH" --batch --yes --no-tty --pinentry-mode loopback --trust-model always "$@"; }
-for who in 'Alice Example <alice@example.org>' 'Bob Example <bob@example.net>'; do
-	q gpgq --passphrase '' --quick-gen-key "$who" ed25519 sign never
-	fpr=$(gpgq --with-colons --list-keys "$who" | awk -F: '/^fpr/{print $10; exit}')
-	q gpgq --passphrase '' --quick-add-key "$fpr" cv25519 encr never
-done
+work_dir sealtag-load-gen
+make_keys "Sealtag Load"
 
 python3 - "$WORK" "$OUT" "$GPGH" <<'PY'
 import base64, math, os, quopri, random, subprocess, sys, time
