@@ -90,14 +90,7 @@ func (d *daemon) waitLog(t *testing.T, text string) {
 // session opens a milter session up to the end of the header of a message.
 func (d *daemon) session(t *testing.T) *gomilter.ClientSession {
 	t.Helper()
-	c := gomilter.NewClientWithOptions("unix", d.sock, gomilter.ClientOptions{
-		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
-		ActionMask: gomilter.OptAddHeader | gomilter.OptChangeHeader | gomilter.OptQuarantine,
-	})
-	s, err := c.Session()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mtatest.MilterSession(t, d.sock, 10*time.Second)
 	s.Macros(gomilter.CodeConn, "j", "mx")
 	s.Conn("h", gomilter.FamilyInet, 1, "192.0.2.1")
 	s.Helo("h")

@@ -12,6 +12,7 @@ import (
 
 	gomilter "github.com/emersion/go-milter"
 
+	"sealtag/internal/mtatest"
 	"sealtag/policy"
 )
 
@@ -82,14 +83,7 @@ func benchSession(b *testing.B, noop bool) {
 		srv := NewServer(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		go srv.Serve(ln)
 	}
-	c := gomilter.NewClientWithOptions("unix", sock, gomilter.ClientOptions{
-		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
-		ActionMask: gomilter.OptAddHeader | gomilter.OptChangeHeader | gomilter.OptQuarantine,
-	})
-	s, err := c.Session()
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := mtatest.MilterSession(b, sock, 30*time.Second)
 	defer s.Close()
 	s.Macros(gomilter.CodeConn, "j", "mx.example.org", "{daemon_name}", "smtpd")
 	s.Conn("client.example", gomilter.FamilyInet, 40000, "192.0.2.1")

@@ -69,15 +69,7 @@ type mtaSession struct {
 // helo carries the HELO-stage macros (the TLS ones, after STARTTLS).
 func (ts *testServer) connect(t *testing.T, helo ...string) *mtaSession {
 	t.Helper()
-	c := gomilter.NewClientWithOptions("unix", ts.addr, gomilter.ClientOptions{
-		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
-		// go-milter's client only talks to a version-2 server with version-2 masks (NOTES §7).
-		ActionMask: gomilter.OptAddHeader | gomilter.OptChangeHeader | gomilter.OptQuarantine,
-	})
-	s, err := c.Session()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mtatest.MilterSession(t, ts.addr, 10*time.Second)
 	m := &mtaSession{t: t, s: s}
 	t.Cleanup(func() { s.Close() })
 	must(t, s.Macros(gomilter.CodeConn, "j", "mx.example.org", "{daemon_name}", "smtpd"))

@@ -16,6 +16,7 @@ import (
 
 	gomilter "github.com/emersion/go-milter"
 
+	"sealtag/internal/mtatest"
 	"sealtag/milter"
 	"sealtag/policy"
 )
@@ -49,14 +50,7 @@ func TestScrapeAfterTraffic(t *testing.T) {
 	}
 	go m.ServeListener(ctx, hl)
 
-	c := gomilter.NewClientWithOptions("unix", sock, gomilter.ClientOptions{
-		ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
-		ActionMask: gomilter.OptAddHeader | gomilter.OptChangeHeader | gomilter.OptQuarantine,
-	})
-	s, err := c.Session()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mtatest.MilterSession(t, sock, 5*time.Second)
 	s.Macros(gomilter.CodeHelo, "{tls_version}", "TLSv1.3", "{cipher}", "X", "{cipher_bits}", "256")
 	s.Conn("h", gomilter.FamilyInet, 1, "192.0.2.1")
 	s.Helo("h")
