@@ -189,11 +189,7 @@ func (s *session) startMessage() {
 	s.msg = m
 	s.guard("mail", func() {
 		if s.scanner == nil || s.scanCfg != cfg {
-			s.scanner = inspect.NewScanner(inspect.Options{
-				MaxDepth:  cfg.Limits.MaxDepth,
-				MaxParts:  cfg.Limits.MaxParts,
-				Providers: cfg.Providers,
-			})
+			s.scanner = inspect.NewScanner(cfg.ScanOptions())
 			s.scanCfg = cfg
 		} else {
 			s.scanner.Reset()

@@ -340,6 +340,12 @@ func (c *Config) loadRelays(p *problems, readFile func(string) ([]byte, error)) 
 	}
 }
 
+// ScanOptions returns the classifier options of the configuration: its
+// limits and its relay provider list.
+func (c *Config) ScanOptions() inspect.Options {
+	return inspect.Options{MaxDepth: c.Limits.MaxDepth, MaxParts: c.Limits.MaxParts, Providers: c.Providers}
+}
+
 // ListenAddr returns the network ("unix", "tcp") and address of Listen.
 func (c *Config) ListenAddr() (network, address string) { return c.listenNet, c.listenAdr }
 
