@@ -119,13 +119,18 @@ func classify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sealtag classify: one message at a time")
 		return 2
 	}
+	// The session's TLS as the flags give it: unknown without -tls-version,
+	// no cipher for a session that was not encrypted.
+	tls := inspect.TLS{Version: inspect.TLSUnknown}
+	if *tlsVersion != "" {
+		tls = inspect.TLS{Version: *tlsVersion}
+		if tls.Encrypted() {
+			tls.Cipher, tls.Bits = *tlsCipher, *tlsBits
+		}
+	}
 
 	if fs.NArg() == 1 && fs.Arg(0) != "-" {
 		if kind, err := archive.Detect(fs.Arg(0)); err == nil && kind != archive.KindFile {
-			tls := inspect.TLS{Version: inspect.TLSUnknown}
-			if *tlsVersion != "" {
-				tls = inspect.TLS{Version: *tlsVersion, Cipher: *tlsCipher, Bits: *tlsBits}
-			}
 			return classifyArchive(fs.Arg(0), cfg, *from, rcpts, tls, *verbose, *asJSON, stdout, stderr)
 		}
 	}
@@ -142,21 +147,14 @@ func classify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		in = f
 	}
 
-	sc := inspect.NewScanner(inspect.Options{MaxDepth: cfg.Limits.MaxDepth, MaxParts: cfg.Limits.MaxParts, Providers: cfg.Providers})
+	sc := inspect.NewScanner(cfg.ScanOptions())
 	if _, err := io.Copy(sc, in); err != nil {
 		fmt.Fprintf(stderr, "sealtag classify: reading %s: %v\n", name, err)
 		return 1
 	}
-	env := inspect.Envelope{From: *from}
+	env := inspect.Envelope{From: *from, TLS: tls}
 	if env.From == "" {
 		env.From = sc.ReturnPath()
-	}
-	env.TLS = inspect.TLS{Version: inspect.TLSUnknown}
-	if *tlsVersion != "" {
-		env.TLS = inspect.TLS{Version: *tlsVersion, Cipher: *tlsCipher, Bits: *tlsBits}
-		if !env.TLS.Encrypted() {
-			env.TLS = inspect.TLS{Version: *tlsVersion}
-		}
 	}
 	res := sc.Finish(env)
 	fields := res.Fields(cfg.Headers.Prefix)
@@ -243,7 +241,7 @@ func classifyArchive(path string, cfg *policy.Config, from string, rcpts []strin
 	start, last := time.Now(), time.Now()
 	run := &archiveRun{
 		cfg: cfg, from: from, rcpts: rcpts, tls: tls, survey: survey.New(cfg),
-		sc: inspect.NewScanner(inspect.Options{MaxDepth: cfg.Limits.MaxDepth, MaxParts: cfg.Limits.MaxParts, Providers: cfg.Providers}),
+		sc: inspect.NewScanner(cfg.ScanOptions()),
 	}
 	type line struct {
 		Name    string          `json:"name"`
