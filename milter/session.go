@@ -357,7 +357,7 @@ func (s *session) apply(m *gomilter.Modifier, msg *message, res inspect.Result, 
 		return gomilter.RespDiscard, nil
 	}
 
-	forged := append([]forgedHeader(nil), msg.forged...)
+	forged := msg.forged // in removal order from here on
 	sort.SliceStable(forged, func(i, j int) bool {
 		if forged[i].key != forged[j].key {
 			return forged[i].key < forged[j].key
