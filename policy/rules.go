@@ -32,14 +32,7 @@ func actionNames() []string {
 	return []string{string(Accept), string(TempFail), string(Reject), string(Discard), string(Quarantine)}
 }
 
-func isAction(s string) bool {
-	for _, a := range actionNames() {
-		if s == a {
-			return true
-		}
-	}
-	return false
-}
+func isAction(s string) bool { return slices.Contains(actionNames(), s) }
 
 // Rule names that are not rules of the configuration.
 const (
@@ -319,14 +312,7 @@ func (r *rule) matches(in Input) (string, bool) {
 		why = append(why, "encryption="+hit)
 	}
 	if len(r.recipients) > 0 {
-		hit := ""
-		for _, rc := range in.Recipients {
-			if addressMatches(r.recipients, rc) {
-				hit = "recipient"
-				break
-			}
-		}
-		if hit == "" {
+		if !slices.ContainsFunc(in.Recipients, func(rc string) bool { return addressMatches(r.recipients, rc) }) {
 			return "", false
 		}
 		why = append(why, "recipient matched")
