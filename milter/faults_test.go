@@ -2,18 +2,13 @@ package milter
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"io"
-	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
-
-	"sealtag/policy"
 )
 
 // openFDs counts the process's open file descriptors.
@@ -44,25 +39,8 @@ func settle(want int, f func() int) int {
 func TestFaults(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
-	cfg, err := policy.Parse([]byte("idle_timeout = \"1s\"\n"), "f.toml", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &logBuffer{}
-	srv := NewServer(cfg, slog.New(slog.NewTextHandler(logs, nil)))
-	sock := filepath.Join(t.TempDir(), "f.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-served
-	}()
+	ts := startMilter(t, "idle_timeout = \"1s\"\n")
+	sock := ts.addr
 
 	// One full session first, so that lazily started runtime goroutines
 	// exist before the baseline is taken.
@@ -115,7 +93,7 @@ func TestFaults(t *testing.T) {
 		})
 	}
 	t.Run("abort between messages", func(t *testing.T) {
-		m := startMilterOn(t, srv, sock)
+		m := ts.connect(t)
 		for i := 0; i < 3; i++ {
 			o := m.send("a@example.org", []string{"b@example.org"}, plainMsg)
 			if len(o.added("X-Sealtag-Policy")) != 1 {
@@ -142,8 +120,8 @@ func TestFaults(t *testing.T) {
 		t.Errorf("no verdict after the faults: %q", b)
 	}
 	select {
-	case err := <-served:
-		t.Fatalf("the server stopped: %v", err)
+	case <-ts.done:
+		t.Fatalf("the server stopped: %v", ts.serveErr)
 	default:
 	}
 }
@@ -167,11 +145,4 @@ func runSession(t *testing.T, sock string, input []byte, complete bool) []byte {
 		c.(*net.UnixConn).CloseWrite()
 	}
 	return <-got
-}
-
-// startMilterOn connects an MTA session to a running server's socket.
-func startMilterOn(t *testing.T, srv *Server, sock string) *mtaSession {
-	t.Helper()
-	ts := &testServer{srv: srv, addr: sock}
-	return ts.connect(t)
 }

@@ -21,9 +21,11 @@ type logBuffer = mtatest.LockedBuffer
 
 // testServer is a sealtag milter on a unix socket in a temp dir.
 type testServer struct {
-	srv  *Server
-	addr string
-	log  *logBuffer
+	srv      *Server
+	addr     string
+	log      *logBuffer
+	done     chan struct{} // closed when Serve has returned serveErr
+	serveErr error
 }
 
 // startMilter runs a Server with the configuration doc ("" = defaults).
@@ -43,20 +45,24 @@ func startMilter(t *testing.T, doc string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
+	ts := &testServer{srv: srv, addr: addr, log: logs, done: make(chan struct{})}
+	go func() {
+		ts.serveErr = srv.Serve(ln)
+		close(ts.done)
+	}()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
+		<-ts.done
+		if ts.serveErr != nil {
+			t.Errorf("Serve: %v", ts.serveErr)
 		}
 		if t.Failed() {
 			t.Logf("sealtag log:\n%s", logs)
 		}
 	})
-	return &testServer{srv: srv, addr: addr, log: logs}
+	return ts
 }
 
 // mtaSession is the MTA side of one milter connection, as Postfix drives it.
